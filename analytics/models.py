@@ -1,0 +1,181 @@
+"""Plain-data contracts between stages. Everything here serializes to JSON."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from analytics.errors import MetadataError
+
+ROLES = ("agent", "customer")
+
+
+@dataclass(frozen=True)
+class Word:
+    """One recognised word; times in seconds from the start of the recording."""
+
+    word: str
+    start: float
+    end: float
+    prob: float
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """A stretch of one speaker's speech, built from words."""
+
+    speaker: str
+    role: str | None
+    start: float
+    end: float
+    text: str
+    words: tuple[Word, ...]
+    #: Source channel for stereo recordings; None for mono.
+    channel: int | None = None
+
+    @property
+    def confidence(self) -> float:
+        """Mean word probability (0 when the utterance has no words)."""
+        return sum(w.prob for w in self.words) / len(self.words) if self.words else 0.0
+
+
+@dataclass(frozen=True)
+class CallMetadata:
+    """What the sidecar ``<call>.json`` says about a call. Every field is optional."""
+
+    call_id: str
+    started_at: datetime | None = None
+    agent_id: str | None = None
+    direction: str | None = None
+    channel_roles: tuple[str, ...] | None = None
+    #: Everything else in the sidecar (scenario, reference transcript, CRM fields...).
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_sidecar(cls, data: dict[str, Any], default_call_id: str) -> CallMetadata:
+        """Build metadata from a parsed sidecar, validating the fields we rely on."""
+        if not isinstance(data, dict):
+            raise MetadataError(f"sidecar must be a JSON object, got {type(data).__name__}")
+        started = data.get("started_at")
+        started_at = None
+        if started:
+            try:
+                started_at = datetime.fromisoformat(str(started).replace("Z", "+00:00"))
+            except ValueError as exc:
+                raise MetadataError(
+                    f"sidecar started_at {started!r} is not an ISO-8601 timestamp"
+                ) from exc
+        roles = data.get("channel_roles")
+        if roles is not None:
+            if not isinstance(roles, list) or not all(
+                r is None or r in ROLES for r in roles
+            ):
+                raise MetadataError(
+                    f"sidecar channel_roles {roles!r} must be a list of {ROLES} or null"
+                )
+            roles = tuple(roles)
+        known = {"call_id", "started_at", "agent_id", "direction", "channel_roles"}
+        return cls(
+            call_id=str(data.get("call_id") or default_call_id),
+            started_at=started_at,
+            agent_id=data.get("agent_id"),
+            direction=data.get("direction"),
+            channel_roles=roles,
+            extra={k: v for k, v in data.items() if k not in known},
+        )
+
+
+@dataclass(frozen=True)
+class RecordingRef:
+    """One recording in a source, as listed (nothing downloaded yet)."""
+
+    uri: str
+    key: str
+    etag: str
+    size: int
+    last_modified: datetime | None = None
+    sidecar_key: str | None = None
+
+    @property
+    def stem(self) -> str:
+        """File name without directories and extension; the default call id."""
+        name = self.key.rsplit("/", 1)[-1]
+        return name.rsplit(".", 1)[0] if "." in name else name
+
+
+@dataclass(frozen=True)
+class CallResult:
+    """Everything the pipeline learned about one recording."""
+
+    call_id: str
+    source_uri: str
+    etag: str | None
+    duration_s: float
+    channels: int
+    sample_rate: int
+    language: str | None
+    language_prob: float | None
+    engine: str
+    model: str
+    pipeline_version: str
+    params: dict[str, Any]
+    metadata: CallMetadata
+    utterances: tuple[Utterance, ...]
+    #: How speakers were told apart: "channels" (stereo) or "none" (mono, one speaker).
+    diarization: str = "none"
+    processing_s: float = 0.0
+    created_at: datetime = field(default_factory=lambda: datetime.now().astimezone())
+
+    @property
+    def words(self) -> list[Word]:
+        """All words of the call in time order."""
+        return sorted((w for u in self.utterances for w in u.words), key=lambda w: w.start)
+
+    @property
+    def text(self) -> str:
+        """The transcript as one string, utterances in time order."""
+        return " ".join(u.text for u in self.utterances)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (datetimes as ISO strings)."""
+        out = asdict(self)
+        out["created_at"] = self.created_at.isoformat()
+        md = out["metadata"]
+        md["started_at"] = self.metadata.started_at.isoformat() if self.metadata.started_at else None
+        return out
+
+    def to_json(self, **kwargs: Any) -> str:
+        """Serialize to JSON text."""
+        return json.dumps(self.to_dict(), ensure_ascii=False, **kwargs)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CallResult:
+        """Inverse of :meth:`to_dict`."""
+        md = dict(data["metadata"])
+        started = md.get("started_at")
+        roles = md.get("channel_roles")
+        metadata = CallMetadata(
+            call_id=md["call_id"],
+            started_at=datetime.fromisoformat(started) if started else None,
+            agent_id=md.get("agent_id"),
+            direction=md.get("direction"),
+            channel_roles=tuple(roles) if roles is not None else None,
+            extra=md.get("extra") or {},
+        )
+        utterances = tuple(
+            Utterance(
+                speaker=u["speaker"],
+                role=u["role"],
+                start=u["start"],
+                end=u["end"],
+                text=u["text"],
+                words=tuple(Word(**w) for w in u["words"]),
+                channel=u.get("channel"),
+            )
+            for u in data["utterances"]
+        )
+        fields = {k: v for k, v in data.items() if k not in ("metadata", "utterances")}
+        fields["created_at"] = datetime.fromisoformat(fields["created_at"])
+        return cls(metadata=metadata, utterances=utterances, **fields)

@@ -1,0 +1,58 @@
+"""The recording-source protocol and helpers shared by implementations."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from analytics.errors import MetadataError
+from analytics.models import RecordingRef
+
+log = logging.getLogger(__name__)
+
+AUDIO_EXTENSIONS = frozenset({".wav", ".mp3", ".flac", ".ogg", ".opus", ".m4a", ".aac", ".webm"})
+
+
+def is_audio_key(key: str) -> bool:
+    return Path(key).suffix.lower() in AUDIO_EXTENSIONS
+
+
+def sidecar_key_for(key: str) -> str:
+    """``calls/a.wav`` -> ``calls/a.json``."""
+    return str(Path(key).with_suffix(".json")) if "/" in key else Path(key).stem + ".json"
+
+
+def parse_sidecar(raw: bytes, where: str) -> dict[str, Any]:
+    try:
+        data = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise MetadataError(f"sidecar {where} is not valid JSON ({exc})") from exc
+    if not isinstance(data, dict):
+        raise MetadataError(f"sidecar {where} must hold a JSON object")
+    return data
+
+
+class RecordingSource(Protocol):
+    """Where recordings come from (an S3 prefix, a local directory...)."""
+
+    uri: str
+
+    def list(self, since: datetime | None = None) -> Iterator[RecordingRef]:
+        """Audio objects under the source, oldest first, each with its ETag."""
+        ...
+
+    def ref(self, key: str) -> RecordingRef:
+        """One object by key (relative to the source)."""
+        ...
+
+    def fetch(self, ref: RecordingRef, dest_dir: Path) -> Path:
+        """Download (or locate) the audio; return a local path."""
+        ...
+
+    def read_sidecar(self, ref: RecordingRef) -> dict[str, Any] | None:
+        """The parsed sidecar JSON next to the recording, or None if there is none."""
+        ...

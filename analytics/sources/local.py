@@ -1,0 +1,67 @@
+"""Recordings in a local directory (or a single local file)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from analytics.errors import SourceError
+from analytics.models import RecordingRef
+from analytics.sources.base import is_audio_key, parse_sidecar
+
+
+class LocalSource:
+    """A directory tree of recordings. The ETag is size + modification time in ns."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root).expanduser().resolve()
+        self.uri = str(self.root)
+        if not self.root.exists():
+            raise SourceError(f"recording directory {self.root} does not exist")
+
+    def _ref(self, path: Path) -> RecordingRef:
+        st = path.stat()
+        key = path.relative_to(self.root).as_posix() if self.root.is_dir() else path.name
+        sidecar = path.with_suffix(".json")
+        return RecordingRef(
+            uri=str(path),
+            key=key,
+            etag=f"{st.st_size:x}-{st.st_mtime_ns:x}",
+            size=st.st_size,
+            last_modified=datetime.fromtimestamp(st.st_mtime, timezone.utc),
+            sidecar_key=sidecar.name if sidecar.exists() else None,
+        )
+
+    def _path(self, ref: RecordingRef) -> Path:
+        return Path(ref.uri)
+
+    def list(self, since: datetime | None = None) -> Iterator[RecordingRef]:
+        if self.root.is_file():
+            paths = [self.root]
+        else:
+            paths = sorted(p for p in self.root.rglob("*") if p.is_file() and is_audio_key(p.name))
+        refs = [self._ref(p) for p in paths]
+        refs.sort(key=lambda r: (r.last_modified or datetime.min.replace(tzinfo=timezone.utc), r.key))
+        for ref in refs:
+            if since is None or (ref.last_modified and ref.last_modified >= since):
+                yield ref
+
+    def ref(self, key: str) -> RecordingRef:
+        path = self.root / key if self.root.is_dir() else self.root
+        if not path.is_file():
+            raise SourceError(f"recording {path} does not exist")
+        return self._ref(path)
+
+    def fetch(self, ref: RecordingRef, dest_dir: Path) -> Path:
+        path = self._path(ref)
+        if not path.is_file():
+            raise SourceError(f"recording {path} vanished before it could be read")
+        return path
+
+    def read_sidecar(self, ref: RecordingRef) -> dict[str, Any] | None:
+        sidecar = self._path(ref).with_suffix(".json")
+        if not sidecar.is_file():
+            return None
+        return parse_sidecar(sidecar.read_bytes(), str(sidecar))

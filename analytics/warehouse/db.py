@@ -1,0 +1,294 @@
+"""The warehouse writer. DuckDB allows one writing process, so connections are short-lived:
+each operation opens the file, does its work in one transaction and closes it, which lets
+read-only readers (the dashboard) in between writes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from analytics.errors import WarehouseError
+from analytics.models import CallResult
+from analytics.warehouse.migrations import MIGRATIONS
+
+log = logging.getLogger(__name__)
+
+_LOCK_WAIT_S = 30.0
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def lineage_key(result: CallResult) -> str:
+    """Identity of one processing: same object, engine, model, pipeline and options."""
+    payload = json.dumps(
+        [result.etag, result.engine, result.model, result.pipeline_version, result.params],
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()[:32]
+
+
+def _connect(path: Path, read_only: bool, wait_s: float = _LOCK_WAIT_S) -> duckdb.DuckDBPyConnection:
+    """Open the file, waiting while another process holds the write lock."""
+    deadline = time.monotonic() + wait_s
+    delay = 0.05
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                raise WarehouseError(f"cannot open warehouse {path}: {exc}") from exc
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
+
+@contextmanager
+def connect_read_only(path: Path | str, wait_s: float = _LOCK_WAIT_S) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection for analysts and the dashboard (waits out a writer)."""
+    path = Path(path)
+    if not path.exists():
+        raise WarehouseError(
+            f"warehouse {path} does not exist yet: run `make demo` or `callscope ingest` first"
+        )
+    con = _connect(path, read_only=True, wait_s=wait_s)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+@dataclass(frozen=True)
+class KnownObjects:
+    """What discovery must not process again."""
+
+    landed: frozenset[tuple[str, str | None]]
+    failed_permanently: frozenset[tuple[str, str | None]]
+
+    def __contains__(self, item: tuple[str, str | None]) -> bool:
+        return item in self.landed or item in self.failed_permanently
+
+
+class Warehouse:
+    """The single writer of the warehouse file."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+
+    @contextmanager
+    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A short-lived read-write connection."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        con = _connect(self.path, read_only=False)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Everything inside commits together or not at all."""
+        with self.connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                yield con
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+
+    # --- schema ----------------------------------------------------------------------
+    def migrate(self) -> list[int]:
+        """Apply pending migrations in order; return the versions applied now."""
+        applied: list[int] = []
+        with self.connect() as con:
+            con.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMPTZ)"
+            )
+            done = {r[0] for r in con.execute("SELECT version FROM schema_migrations").fetchall()}
+            for m in MIGRATIONS:
+                if m.version in done:
+                    continue
+                con.execute("BEGIN TRANSACTION")
+                try:
+                    con.execute(m.sql)
+                    con.execute(
+                        "INSERT INTO schema_migrations VALUES (?, ?, ?)", [m.version, m.name, _now()]
+                    )
+                    con.execute("COMMIT")
+                except duckdb.Error as exc:
+                    con.execute("ROLLBACK")
+                    raise WarehouseError(f"migration {m.version} ({m.name}) failed: {exc}") from exc
+                log.info("warehouse %s: applied migration %d (%s)", self.path, m.version, m.name)
+                applied.append(m.version)
+        return applied
+
+    def schema_version(self) -> int:
+        with self.connect() as con:
+            row = con.execute("SELECT max(version) FROM schema_migrations").fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
+
+    # --- discovery -----------------------------------------------------------------------
+    def known_objects(self) -> KnownObjects:
+        """(source_uri, etag) pairs already landed, or failed for a non-retryable reason."""
+        with self.connect() as con:
+            landed = con.execute("SELECT DISTINCT source_uri, etag FROM analyses").fetchall()
+            failed = con.execute(
+                "SELECT DISTINCT source_uri, etag FROM call_errors WHERE NOT retryable"
+            ).fetchall()
+        return KnownObjects(
+            frozenset((u, e) for u, e in landed), frozenset((u, e) for u, e in failed)
+        )
+
+    # --- runs ------------------------------------------------------------------------------
+    def start_run(self, source: str, params: dict[str, Any], flow_run_id: str | None = None) -> str:
+        run_id = uuid.uuid4().hex
+        with self.connect() as con:
+            con.execute(
+                "INSERT INTO runs (run_id, flow_run_id, source, started_at, status, params)"
+                " VALUES (?, ?, ?, ?, 'running', ?)",
+                [run_id, flow_run_id, source, _now(), json.dumps(params, default=str)],
+            )
+        return run_id
+
+    def finish_run(
+        self,
+        run_id: str,
+        *,
+        status: str,
+        discovered: int,
+        processed: int,
+        failed: int,
+        skipped: int,
+        audio_s: float,
+        wall_s: float,
+    ) -> None:
+        with self.connect() as con:
+            con.execute(
+                "UPDATE runs SET finished_at = ?, status = ?, discovered = ?, processed = ?,"
+                " failed = ?, skipped = ?, audio_s = ?, wall_s = ? WHERE run_id = ?",
+                [_now(), status, discovered, processed, failed, skipped, audio_s, wall_s, run_id],
+            )
+
+    # --- landing ---------------------------------------------------------------------------
+    def land(self, result: CallResult, run_id: str | None = None) -> str | None:
+        """Write one call's whole result in one transaction and make it current.
+
+        Returns the new analysis id, or None when the same lineage had already landed
+        (a re-run lands nothing twice).
+        """
+        key = lineage_key(result)
+        analysis_id = uuid.uuid4().hex
+        now = _now()
+        md = result.metadata
+        words = result.words
+        try:
+            with self.transaction() as con:
+                exists = con.execute(
+                    "SELECT analysis_id FROM analyses WHERE call_id = ? AND lineage_key = ?",
+                    [result.call_id, key],
+                ).fetchone()
+                if exists:
+                    log.info("call %s: analysis %s already landed", result.call_id, exists[0])
+                    return None
+                con.execute(
+                    """
+                    INSERT INTO calls (call_id, source_uri, etag, started_at, agent_id, direction,
+                        channel_roles, duration_s, channels, sample_rate, metadata,
+                        current_analysis_id, first_seen_at, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (call_id) DO UPDATE SET
+                        source_uri = excluded.source_uri, etag = excluded.etag,
+                        started_at = excluded.started_at, agent_id = excluded.agent_id,
+                        direction = excluded.direction, channel_roles = excluded.channel_roles,
+                        duration_s = excluded.duration_s, channels = excluded.channels,
+                        sample_rate = excluded.sample_rate, metadata = excluded.metadata,
+                        current_analysis_id = excluded.current_analysis_id,
+                        updated_at = excluded.updated_at
+                    """,
+                    [
+                        result.call_id, result.source_uri, result.etag, md.started_at,
+                        md.agent_id, md.direction,
+                        list(md.channel_roles) if md.channel_roles is not None else None,
+                        result.duration_s, result.channels, result.sample_rate,
+                        json.dumps(md.extra, default=str), analysis_id, now, now,
+                    ],
+                )  # fmt: skip
+                con.execute(
+                    "INSERT INTO analyses VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        analysis_id, result.call_id, run_id, result.source_uri, result.etag, key,
+                        result.engine, result.model, result.pipeline_version,
+                        json.dumps(result.params, default=str), result.diarization,
+                        result.language, result.language_prob, result.duration_s,
+                        result.processing_s, len(result.utterances), len(words), now,
+                    ],
+                )  # fmt: skip
+                if result.utterances:
+                    con.executemany(
+                        "INSERT INTO utterances VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        [
+                            [analysis_id, result.call_id, i, u.speaker, u.role, u.channel,
+                             u.start, u.end, u.text, u.confidence]
+                            for i, u in enumerate(result.utterances)
+                        ],
+                    )  # fmt: skip
+                word_rows = [
+                    [analysis_id, result.call_id, i, j, u.speaker, w.word, w.start, w.end, w.prob]
+                    for i, u in enumerate(result.utterances)
+                    for j, w in enumerate(u.words)
+                ]
+                if word_rows:
+                    con.executemany(
+                        "INSERT INTO words VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", word_rows
+                    )
+        except duckdb.Error as exc:
+            raise WarehouseError(f"landing call {result.call_id} failed: {exc}") from exc
+        log.info(
+            "call %s: landed analysis %s (%d utterances, %d words)",
+            result.call_id, analysis_id, len(result.utterances), len(words),
+        )  # fmt: skip
+        return analysis_id
+
+    def record_error(
+        self,
+        *,
+        run_id: str | None,
+        source_uri: str,
+        etag: str | None,
+        call_id: str | None,
+        stage: str,
+        error_type: str,
+        reason: str,
+        retryable: bool,
+    ) -> str:
+        """Record one failed call; idempotent for the same object, stage and reason."""
+        with self.transaction() as con:
+            row = con.execute(
+                "SELECT error_id FROM call_errors WHERE source_uri = ? AND etag IS NOT DISTINCT"
+                " FROM ? AND stage = ? AND reason = ?",
+                [source_uri, etag, stage, reason],
+            ).fetchone()
+            if row:
+                return str(row[0])
+            error_id = uuid.uuid4().hex
+            con.execute(
+                "INSERT INTO call_errors VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [error_id, run_id, call_id, source_uri, etag, stage, error_type, reason,
+                 retryable, _now()],
+            )  # fmt: skip
+        log.warning("call %s failed at %s: %s", call_id or source_uri, stage, reason)
+        return error_id

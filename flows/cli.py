@@ -1,0 +1,162 @@
+"""The ``callscope`` command line: a thin edge that reads settings and calls the library."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from analytics.config import Settings
+from analytics.errors import CallscopeError
+from analytics.models import CallResult
+
+log = logging.getLogger("callscope.cli")
+
+
+def _settings(**overrides: Any) -> Settings:
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def _ts(seconds: float) -> str:
+    m, s = divmod(seconds, 60)
+    return f"{int(m):02d}:{s:04.1f}"
+
+
+def render_transcript(result: CallResult) -> str:
+    """Human-readable transcript, one utterance a line."""
+    head = (
+        f"{result.call_id}  {result.duration_s:.1f} s  {result.channels} ch  "
+        f"{result.sample_rate} Hz  lang={result.language}  {result.engine}/{result.model}  "
+        f"speakers by {result.diarization}"
+    )
+    lines = [head, "-" * len(head)]
+    for u in result.utterances:
+        who = u.role or "unknown role" if u.speaker != "unknown" else "unknown speaker"
+        lines.append(f"[{_ts(u.start)}-{_ts(u.end)}] {who} ({u.speaker}): {u.text}")
+    return "\n".join(lines)
+
+
+def render_summary(summary: dict[str, Any]) -> str:
+    """The run summary as a two-column table."""
+    rows = [
+        ("source", summary["source"]),
+        ("calls discovered", summary["discovered"]),
+        ("calls processed", summary["processed"]),
+        ("calls failed", summary["failed"]),
+        ("calls skipped (already done)", summary["skipped"]),
+        ("audio minutes", f"{summary['audio_minutes']:.2f}"),
+        ("wall time (s)", f"{summary['wall_s']:.1f}"),
+        ("real-time factor (wall/audio)",
+         "n/a" if summary["rtf"] is None else f"{summary['rtf']:.3f}"),
+        ("warehouse", summary["warehouse"]),
+    ]  # fmt: skip
+    width = max(len(k) for k, _ in rows)
+    bar = "+" + "-" * (width + 2) + "+" + "-" * 50 + "+"
+    body = [f"| {k:<{width}} | {v!s:<48} |" for k, v in rows]
+    return "\n".join([bar, *body, bar])
+
+
+@click.group()
+@click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
+def main(verbose: int) -> None:
+    """callscope: call-recording analytics (S3 recordings -> DuckDB)."""
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@main.command()
+@click.argument("uri")
+@click.option("--json", "as_json", is_flag=True, help="Print the CallResult as JSON.")
+@click.option("--model", default=None, help="Whisper model name or CTranslate2 directory.")
+@click.option("--beam-size", type=int, default=None, help="Beam size for decoding.")
+def analyze(uri: str, as_json: bool, model: str | None, beam_size: int | None) -> None:
+    """Analyse one recording (local path or s3://bucket/key) and print the result.
+
+    A sidecar <name>.json next to the recording supplies call metadata and channel roles.
+    """
+    from analytics.pipeline import analyze as run_analyze
+
+    try:
+        result = run_analyze(uri, _settings(model=model, beam_size=beam_size))
+    except CallscopeError as exc:
+        raise click.ClickException(f"{uri}: {exc.stage} failed: {exc}") from exc
+    click.echo(result.to_json(indent=2) if as_json else render_transcript(result))
+
+
+@main.command()
+@click.argument("source", required=False)
+@click.option("--since", type=click.DateTime(), default=None,
+              help="Only recordings modified at or after this time.")  # fmt: skip
+@click.option("--limit", type=int, default=None, help="At most this many new calls.")
+@click.option("--warehouse", type=click.Path(path_type=Path), default=None,
+              help="DuckDB file (default: CALLSCOPE_WAREHOUSE).")  # fmt: skip
+@click.option("--model", default=None, help="Whisper model name or CTranslate2 directory.")
+def ingest(source: str | None, since: datetime | None, limit: int | None,
+           warehouse: Path | None, model: str | None) -> None:  # fmt: skip
+    """Run the nightly_ingest flow now on SOURCE (s3://bucket/prefix or a directory)."""
+    from flows.ingest import nightly_ingest
+
+    overrides = {k: str(v) for k, v in {"warehouse": warehouse, "model": model}.items() if v}
+    try:
+        summary = nightly_ingest(source=source, since=since, limit=limit, settings=overrides)
+    except CallscopeError as exc:
+        raise click.ClickException(f"{exc.stage} failed: {exc}") from exc
+    click.echo(render_summary(summary))
+
+
+@main.command()
+@click.option("--samples", type=click.Path(path_type=Path, exists=True, file_okay=False),
+              default=Path("data/samples"), show_default=True,
+              help="Recordings (+ sidecars) to upload.")  # fmt: skip
+@click.option("--bucket", default="callscope-demo", show_default=True)
+@click.option("--prefix", default="recordings", show_default=True)
+@click.option("--with-corrupt/--no-corrupt", default=True, show_default=True,
+              help="Also upload one deliberately broken recording to show failure handling.")  # fmt: skip
+def demo(samples: Path, bucket: str, prefix: str, with_corrupt: bool) -> None:
+    """Start a local S3 server, upload the samples, run nightly_ingest, print a summary."""
+    import tempfile
+
+    from analytics.sources.s3 import make_client
+    from flows.ingest import nightly_ingest
+    from flows.local_s3 import local_s3_server, upload_dir
+
+    with local_s3_server() as s3, tempfile.TemporaryDirectory() as tmp:
+        overrides = s3.settings_overrides()
+        client = make_client(_settings(**overrides).s3_client_kwargs())
+        staging = Path(tmp)
+        for p in samples.iterdir():
+            if p.is_file():
+                (staging / p.name).write_bytes(p.read_bytes())
+        if with_corrupt:
+            # A WAV header followed by garbage: decodes to nothing, must not stop the batch.
+            (staging / "corrupt_upload.wav").write_bytes(b"RIFF\x24\x00\x00\x00WAVE" + b"\x00" * 64)
+        keys = upload_dir(client, bucket, prefix, staging)
+        click.echo(f"uploaded {len(keys)} objects to s3://{bucket}/{prefix}/ at {s3.endpoint_url}")
+        summary = nightly_ingest(source=f"s3://{bucket}/{prefix}/", settings=overrides)
+    click.echo(render_summary(summary))
+
+
+@main.command()
+@click.option("--warehouse", type=click.Path(path_type=Path), default=None)
+def migrate(warehouse: Path | None) -> None:
+    """Create or upgrade the warehouse schema."""
+    from analytics.warehouse import Warehouse
+
+    wh = Warehouse(warehouse or Settings().warehouse)
+    applied = wh.migrate()
+    click.echo(f"{wh.path}: schema version {wh.schema_version()} (applied now: {applied or 'none'})")
+
+
+@main.command()
+def settings() -> None:
+    """Print the effective settings (secrets masked) as JSON."""
+    click.echo(json.dumps(Settings().model_dump(mode="json"), indent=2))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

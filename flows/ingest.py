@@ -1,0 +1,178 @@
+"""``nightly_ingest``: new recordings in a source -> analysed calls in the warehouse.
+
+One task per call (fetch, decode, transcribe, align; retried only for transient errors);
+the flow itself is the single writer that lands results into DuckDB as tasks finish.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.futures import PrefectFuture, as_completed
+from prefect.runtime import flow_run
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from analytics.config import Settings
+from analytics.errors import CallscopeError
+from analytics.models import CallResult, RecordingRef
+from analytics.pipeline import PipelineOptions, process_ref
+from analytics.sources import open_source
+from analytics.transcription import make_transcriber
+from analytics.warehouse import Warehouse
+
+
+@dataclass(frozen=True)
+class CallFailure:
+    """A call that failed for a reason a retry will not fix."""
+
+    stage: str
+    error_type: str
+    reason: str
+
+
+def _retry_transient_only(task: Any, task_run: Any, state: Any) -> bool:
+    """Prefect retry condition: retry only errors marked transient (network, throttling)."""
+    try:
+        state.result()
+    except CallscopeError as exc:
+        return exc.transient
+    except Exception:  # an unexpected bug: retrying will not fix it
+        return False
+    return False
+
+
+@task(
+    name="process-call",
+    task_run_name="process {ref.key}",
+    retries=2,
+    retry_delay_seconds=[2, 10],
+    retry_condition_fn=_retry_transient_only,
+    cache_policy=NO_CACHE,
+)
+def process_recording(settings: Settings, source_uri: str, ref: RecordingRef) -> CallResult | CallFailure:
+    """Fetch, decode, transcribe and align one recording. Never writes the warehouse."""
+    source = open_source(source_uri, settings)
+    try:
+        transcriber = make_transcriber(settings)
+        return process_ref(
+            source,
+            ref,
+            transcriber=transcriber,
+            cache_dir=settings.data_dir / "cache" / "recordings",
+            options=PipelineOptions.from_settings(settings),
+        )
+    except CallscopeError as exc:
+        if exc.transient:
+            raise
+        return CallFailure(exc.stage, type(exc).__name__, str(exc))
+
+
+def _land(wh: Warehouse, run_id: str, fut: PrefectFuture[Any], ref: RecordingRef) -> float | None:
+    """Land one finished task (the flow is the only writer). Returns audio seconds, or
+    None when the call failed and a call_errors row was written instead."""
+    retryable = False
+    try:
+        outcome = fut.result()
+    except Exception as exc:  # transient errors that outlived their retries, or a bug
+        outcome = CallFailure(getattr(exc, "stage", "process"), type(exc).__name__, str(exc))
+        retryable = True
+    if isinstance(outcome, CallResult):
+        try:
+            wh.land(outcome, run_id=run_id)
+            return outcome.duration_s
+        except CallscopeError as exc:
+            outcome = CallFailure(exc.stage, type(exc).__name__, str(exc))
+            retryable = True
+    wh.record_error(
+        run_id=run_id, source_uri=ref.uri, etag=ref.etag, call_id=ref.stem,
+        stage=outcome.stage, error_type=outcome.error_type, reason=outcome.reason,
+        retryable=retryable,
+    )  # fmt: skip
+    return None
+
+
+def _settings(overrides: dict[str, Any] | None) -> Settings:
+    return Settings(**(overrides or {}))
+
+
+@flow(
+    name="nightly-ingest",
+    task_runner=ThreadPoolTaskRunner(),  # in-flight calls are bounded by settings.workers
+    validate_parameters=True,
+)
+def nightly_ingest(
+    source: str | None = None,
+    since: datetime | None = None,
+    limit: int | None = None,
+    settings: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Process every recording in ``source`` the warehouse does not hold yet.
+
+    ``source``: s3://bucket/prefix or a local directory (default: settings.source).
+    ``since``: only objects modified at or after this time. ``limit``: at most this many
+    new calls. ``settings``: overrides of Settings fields (e.g. {"model": "tiny.en"}).
+    """
+    log = get_run_logger()
+    cfg = _settings(settings)
+    uri = source or cfg.source
+    t0 = time.perf_counter()
+    wh = Warehouse(cfg.warehouse)
+    wh.migrate()
+    refs = list(open_source(uri, cfg).list(since=since))
+    known = wh.known_objects()
+    todo = [r for r in refs if (r.uri, r.etag) not in known]
+    skipped = len(refs) - len(todo)
+    if limit is not None:
+        todo = todo[:limit]
+    run_id = wh.start_run(uri, {"since": since, "limit": limit, **(settings or {})},
+                          flow_run_id=flow_run.get_id())  # fmt: skip
+    log.info("%s: %d recordings, %d new, %d already done", uri, len(refs), len(todo), skipped)
+
+    task_fn = process_recording.with_options(retries=cfg.task_retries)
+    queue = iter(todo)
+    pending: dict[PrefectFuture[Any], RecordingRef] = {}
+
+    def submit_next() -> None:
+        ref = next(queue, None)
+        if ref is not None:
+            pending[task_fn.submit(cfg, uri, ref)] = ref
+
+    for _ in range(max(1, cfg.workers)):  # at most `workers` calls in flight
+        submit_next()
+    processed = failed = 0
+    audio_s = 0.0
+    while pending:
+        fut = next(as_completed(list(pending)))
+        ref = pending.pop(fut)
+        submit_next()
+        landed = _land(wh, run_id, fut, ref)
+        if landed is None:
+            failed += 1
+        else:
+            processed += 1
+            audio_s += landed
+    wall_s = time.perf_counter() - t0
+    summary = {
+        "run_id": run_id,
+        "source": uri,
+        "discovered": len(refs),
+        "processed": processed,
+        "failed": failed,
+        "skipped": skipped,
+        "audio_minutes": round(audio_s / 60, 2),
+        "wall_s": round(wall_s, 2),
+        "rtf": round(wall_s / audio_s, 3) if audio_s else None,
+        "warehouse": str(Path(cfg.warehouse)),
+    }
+    wh.finish_run(
+        run_id, status="completed", discovered=len(refs), processed=processed, failed=failed,
+        skipped=skipped, audio_s=audio_s, wall_s=wall_s,
+    )  # fmt: skip
+    log.info("run %s: %s", run_id, summary)
+    return summary
