@@ -41,19 +41,23 @@ class DecodedAudio:
         return np.mean(np.stack(self.channels), axis=0).astype(np.float32)
 
 
-def decode(path: Path | str, target_rate: int = TARGET_RATE) -> DecodedAudio:
+def decode(
+    path: Path | str, target_rate: int = TARGET_RATE, name: str | None = None
+) -> DecodedAudio:
     """Decode ``path`` keeping channels apart, resampled to ``target_rate``.
 
-    Raises DecodeError naming the file when it is corrupt, empty or has no audio stream.
+    Raises DecodeError naming the file (``name``, default the file name) when it is
+    corrupt, empty or has no audio stream.
     """
     path = Path(path)
+    label = name or path.name
     try:
         container = av.open(str(path))
     except (av.error.FFmpegError, OSError, ValueError) as exc:
-        raise DecodeError(f"{path.name}: not a readable audio file ({exc})") from exc
+        raise DecodeError(f"{label}: not a readable audio file ({exc})") from exc
     with container:
         if not container.streams.audio:
-            raise DecodeError(f"{path.name}: the file has no audio stream")
+            raise DecodeError(f"{label}: the file has no audio stream")
         stream = container.streams.audio[0]
         n_channels = stream.codec_context.channels or 1
         source_rate = stream.codec_context.sample_rate or 0
@@ -66,17 +70,22 @@ def decode(path: Path | str, target_rate: int = TARGET_RATE) -> DecodedAudio:
                 chunks.extend(r.to_ndarray() for r in resampler.resample(frame))
             chunks.extend(r.to_ndarray() for r in resampler.resample(None))
         except (av.error.FFmpegError, ValueError) as exc:
-            raise DecodeError(f"{path.name}: audio data is corrupt ({exc})") from exc
+            raise DecodeError(f"{label}: audio data is corrupt ({exc})") from exc
     if not chunks:
-        raise DecodeError(f"{path.name}: the audio stream decoded to no samples")
+        raise DecodeError(f"{label}: the audio stream decoded to no samples")
     data = np.concatenate(chunks, axis=1).astype(np.float32, copy=False)
     if data.shape[1] < target_rate // 10:
         raise DecodeError(
-            f"{path.name}: only {data.shape[1] / target_rate:.3f} s of audio; too short to analyse"
+            f"{label}: only {data.shape[1] / target_rate:.3f} s of audio; too short to analyse"
         )
     channels = tuple(np.ascontiguousarray(data[i]) for i in range(min(n_channels, data.shape[0])))
     log.debug(
         "decoded %s: %s, %d ch, %d Hz -> %d Hz, %.1f s",
-        path.name, codec, len(channels), source_rate, target_rate, data.shape[1] / target_rate,
-    )  # fmt: skip
+        path.name,
+        codec,
+        len(channels),
+        source_rate,
+        target_rate,
+        data.shape[1] / target_rate,
+    )
     return DecodedAudio(channels, target_rate, source_rate, codec)

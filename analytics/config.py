@@ -22,9 +22,7 @@ class Settings(BaseSettings):
 
     # --- storage -------------------------------------------------------------------
     data_dir: Path = Field(Path("data"), description="Root of local runtime state.")
-    warehouse: Path = Field(
-        Path("data/warehouse.duckdb"), description="DuckDB warehouse file."
-    )
+    warehouse: Path = Field(Path("data/warehouse.duckdb"), description="DuckDB warehouse file.")
     source: str = Field(
         "s3://callscope-recordings/recordings/",
         description="Default recording source: s3://bucket/prefix or a local directory.",
@@ -43,9 +41,7 @@ class Settings(BaseSettings):
     s3_max_attempts: int = Field(4, description="botocore retry attempts per S3 call.")
 
     # --- transcription ----------------------------------------------------------------
-    engine: Literal["faster-whisper"] = Field(
-        "faster-whisper", description="Transcription engine."
-    )
+    engine: Literal["faster-whisper"] = Field("faster-whisper", description="Transcription engine.")
     model: str = Field("tiny.en", description="Model name or local CTranslate2 directory.")
     device: str = Field("cpu", description="cpu or cuda.")
     compute_type: str = Field("int8", description="CTranslate2 compute type.")

@@ -69,9 +69,7 @@ class CallMetadata:
                 ) from exc
         roles = data.get("channel_roles")
         if roles is not None:
-            if not isinstance(roles, list) or not all(
-                r is None or r in ROLES for r in roles
-            ):
+            if not isinstance(roles, list) or not all(r is None or r in ROLES for r in roles):
                 raise MetadataError(
                     f"sidecar channel_roles {roles!r} must be a list of {ROLES} or null"
                 )
@@ -143,7 +141,9 @@ class CallResult:
         out = asdict(self)
         out["created_at"] = self.created_at.isoformat()
         md = out["metadata"]
-        md["started_at"] = self.metadata.started_at.isoformat() if self.metadata.started_at else None
+        md["started_at"] = (
+            self.metadata.started_at.isoformat() if self.metadata.started_at else None
+        )
         return out
 
     def to_json(self, **kwargs: Any) -> str:

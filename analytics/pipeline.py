@@ -68,7 +68,7 @@ def process_call(
     """Analyse one local audio file. Raises a CallscopeError subclass naming the stage."""
     options = options or PipelineOptions()
     t0 = time.perf_counter()
-    audio = decode(path)
+    audio = decode(path, name=source_uri)
     roles = metadata.channel_roles
     streams: list[SpeakerStream]
     transcripts: list[ChannelTranscript]
@@ -81,8 +81,10 @@ def process_call(
         if roles is not None and len(roles) != audio.n_channels:
             log.warning(
                 "call %s: channel_roles %s does not match %d channels; roles left unknown",
-                metadata.call_id, list(roles), audio.n_channels,
-            )  # fmt: skip
+                metadata.call_id,
+                list(roles),
+                audio.n_channels,
+            )
             roles = None
         streams = [
             SpeakerStream(f"ch{i}", roles[i] if roles else None, t.words, channel=i)
@@ -100,8 +102,12 @@ def process_call(
     elapsed = time.perf_counter() - t0
     log.info(
         "call %s: %.1f s audio, %d ch, %d utterances in %.1f s",
-        metadata.call_id, audio.duration_s, audio.n_channels, len(utterances), elapsed,
-    )  # fmt: skip
+        metadata.call_id,
+        audio.duration_s,
+        audio.n_channels,
+        len(utterances),
+        elapsed,
+    )
     return CallResult(
         call_id=metadata.call_id,
         source_uri=source_uri,

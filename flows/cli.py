@@ -51,10 +51,12 @@ def render_summary(summary: dict[str, Any]) -> str:
         ("calls skipped (already done)", summary["skipped"]),
         ("audio minutes", f"{summary['audio_minutes']:.2f}"),
         ("wall time (s)", f"{summary['wall_s']:.1f}"),
-        ("real-time factor (wall/audio)",
-         "n/a" if summary["rtf"] is None else f"{summary['rtf']:.3f}"),
+        (
+            "real-time factor (wall/audio)",
+            "n/a" if summary["rtf"] is None else f"{summary['rtf']:.3f}",
+        ),
         ("warehouse", summary["warehouse"]),
-    ]  # fmt: skip
+    ]
     width = max(len(k) for k, _ in rows)
     bar = "+" + "-" * (width + 2) + "+" + "-" * 50 + "+"
     body = [f"| {k:<{width}} | {v!s:<48} |" for k, v in rows]
@@ -90,14 +92,27 @@ def analyze(uri: str, as_json: bool, model: str | None, beam_size: int | None) -
 
 @main.command()
 @click.argument("source", required=False)
-@click.option("--since", type=click.DateTime(), default=None,
-              help="Only recordings modified at or after this time.")  # fmt: skip
+@click.option(
+    "--since",
+    type=click.DateTime(),
+    default=None,
+    help="Only recordings modified at or after this time.",
+)
 @click.option("--limit", type=int, default=None, help="At most this many new calls.")
-@click.option("--warehouse", type=click.Path(path_type=Path), default=None,
-              help="DuckDB file (default: CALLSCOPE_WAREHOUSE).")  # fmt: skip
+@click.option(
+    "--warehouse",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="DuckDB file (default: CALLSCOPE_WAREHOUSE).",
+)
 @click.option("--model", default=None, help="Whisper model name or CTranslate2 directory.")
-def ingest(source: str | None, since: datetime | None, limit: int | None,
-           warehouse: Path | None, model: str | None) -> None:  # fmt: skip
+def ingest(
+    source: str | None,
+    since: datetime | None,
+    limit: int | None,
+    warehouse: Path | None,
+    model: str | None,
+) -> None:
     """Run the nightly_ingest flow now on SOURCE (s3://bucket/prefix or a directory)."""
     from flows.ingest import nightly_ingest
 
@@ -110,13 +125,21 @@ def ingest(source: str | None, since: datetime | None, limit: int | None,
 
 
 @main.command()
-@click.option("--samples", type=click.Path(path_type=Path, exists=True, file_okay=False),
-              default=Path("data/samples"), show_default=True,
-              help="Recordings (+ sidecars) to upload.")  # fmt: skip
+@click.option(
+    "--samples",
+    type=click.Path(path_type=Path, exists=True, file_okay=False),
+    default=Path("data/samples"),
+    show_default=True,
+    help="Recordings (+ sidecars) to upload.",
+)
 @click.option("--bucket", default="callscope-demo", show_default=True)
 @click.option("--prefix", default="recordings", show_default=True)
-@click.option("--with-corrupt/--no-corrupt", default=True, show_default=True,
-              help="Also upload one deliberately broken recording to show failure handling.")  # fmt: skip
+@click.option(
+    "--with-corrupt/--no-corrupt",
+    default=True,
+    show_default=True,
+    help="Also upload one deliberately broken recording to show failure handling.",
+)
 def demo(samples: Path, bucket: str, prefix: str, with_corrupt: bool) -> None:
     """Start a local S3 server, upload the samples, run nightly_ingest, print a summary."""
     import tempfile
@@ -149,7 +172,9 @@ def migrate(warehouse: Path | None) -> None:
 
     wh = Warehouse(warehouse or Settings().warehouse)
     applied = wh.migrate()
-    click.echo(f"{wh.path}: schema version {wh.schema_version()} (applied now: {applied or 'none'})")
+    click.echo(
+        f"{wh.path}: schema version {wh.schema_version()} (applied now: {applied or 'none'})"
+    )
 
 
 @main.command()

@@ -55,7 +55,9 @@ def _retry_transient_only(task: Any, task_run: Any, state: Any) -> bool:
     retry_condition_fn=_retry_transient_only,
     cache_policy=NO_CACHE,
 )
-def process_recording(settings: Settings, source_uri: str, ref: RecordingRef) -> CallResult | CallFailure:
+def process_recording(
+    settings: Settings, source_uri: str, ref: RecordingRef
+) -> CallResult | CallFailure:
     """Fetch, decode, transcribe and align one recording. Never writes the warehouse."""
     source = open_source(source_uri, settings)
     try:
@@ -90,10 +92,15 @@ def _land(wh: Warehouse, run_id: str, fut: PrefectFuture[Any], ref: RecordingRef
             outcome = CallFailure(exc.stage, type(exc).__name__, str(exc))
             retryable = True
     wh.record_error(
-        run_id=run_id, source_uri=ref.uri, etag=ref.etag, call_id=ref.stem,
-        stage=outcome.stage, error_type=outcome.error_type, reason=outcome.reason,
+        run_id=run_id,
+        source_uri=ref.uri,
+        etag=ref.etag,
+        call_id=ref.stem,
+        stage=outcome.stage,
+        error_type=outcome.error_type,
+        reason=outcome.reason,
         retryable=retryable,
-    )  # fmt: skip
+    )
     return None
 
 
@@ -130,8 +137,10 @@ def nightly_ingest(
     skipped = len(refs) - len(todo)
     if limit is not None:
         todo = todo[:limit]
-    run_id = wh.start_run(uri, {"since": since, "limit": limit, **(settings or {})},
-                          flow_run_id=flow_run.get_id())  # fmt: skip
+    public = {k: v for k, v in (settings or {}).items() if "secret" not in k and "key" not in k}
+    run_id = wh.start_run(
+        uri, {"since": since, "limit": limit, **public}, flow_run_id=flow_run.get_id()
+    )
     log.info("%s: %d recordings, %d new, %d already done", uri, len(refs), len(todo), skipped)
 
     task_fn = process_recording.with_options(retries=cfg.task_retries)
@@ -171,8 +180,14 @@ def nightly_ingest(
         "warehouse": str(Path(cfg.warehouse)),
     }
     wh.finish_run(
-        run_id, status="completed", discovered=len(refs), processed=processed, failed=failed,
-        skipped=skipped, audio_s=audio_s, wall_s=wall_s,
-    )  # fmt: skip
+        run_id,
+        status="completed",
+        discovered=len(refs),
+        processed=processed,
+        failed=failed,
+        skipped=skipped,
+        audio_s=audio_s,
+        wall_s=wall_s,
+    )
     log.info("run %s: %s", run_id, summary)
     return summary

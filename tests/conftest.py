@@ -14,9 +14,9 @@ import pytest
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "analytics")
 
-from analytics.config import Settings  # noqa: E402
-from analytics.sources.s3 import make_client  # noqa: E402
-from flows.local_s3 import LocalS3, local_s3_server  # noqa: E402
+from analytics.config import Settings
+from analytics.sources.s3 import make_client
+from flows.local_s3 import LocalS3, local_s3_server
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "data" / "samples"

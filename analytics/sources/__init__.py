@@ -37,5 +37,3 @@ def split_object_uri(uri: str) -> tuple[str, str]:
         return f"s3://{bucket}/{prefix}", key
     path = Path(uri.removeprefix("file://")).expanduser().resolve()
     return str(path.parent), path.name
-
-

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ class LocalSource:
             key=key,
             etag=f"{st.st_size:x}-{st.st_mtime_ns:x}",
             size=st.st_size,
-            last_modified=datetime.fromtimestamp(st.st_mtime, timezone.utc),
+            last_modified=datetime.fromtimestamp(st.st_mtime, UTC),
             sidecar_key=sidecar.name if sidecar.exists() else None,
         )
 
@@ -43,7 +43,7 @@ class LocalSource:
         else:
             paths = sorted(p for p in self.root.rglob("*") if p.is_file() and is_audio_key(p.name))
         refs = [self._ref(p) for p in paths]
-        refs.sort(key=lambda r: (r.last_modified or datetime.min.replace(tzinfo=timezone.utc), r.key))
+        refs.sort(key=lambda r: (r.last_modified or datetime.min.replace(tzinfo=UTC), r.key))
         for ref in refs:
             if since is None or (ref.last_modified and ref.last_modified >= since):
                 yield ref

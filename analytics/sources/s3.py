@@ -19,9 +19,17 @@ from analytics.sources.base import is_audio_key, parse_sidecar, sidecar_key_for
 log = logging.getLogger(__name__)
 
 _TRANSIENT_CODES = frozenset(
-    {"SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "InternalError",
-     "ServiceUnavailable", "503", "500"}
-)  # fmt: skip
+    {
+        "SlowDown",
+        "Throttling",
+        "ThrottlingException",
+        "RequestTimeout",
+        "InternalError",
+        "ServiceUnavailable",
+        "503",
+        "500",
+    }
+)
 
 
 def parse_s3_uri(uri: str) -> tuple[str, str]:
@@ -51,8 +59,9 @@ def _wrap(exc: Exception, what: str) -> SourceError:
     return SourceError(f"{what}: {exc}")
 
 
-def make_client(client_kwargs: dict[str, Any], connect_timeout_s: float = 10.0,
-                max_attempts: int = 4) -> Any:  # fmt: skip
+def make_client(
+    client_kwargs: dict[str, Any], connect_timeout_s: float = 10.0, max_attempts: int = 4
+) -> Any:
     """A boto3 S3 client with bounded timeouts and standard retries."""
     cfg = Config(
         connect_timeout=connect_timeout_s,
@@ -71,8 +80,9 @@ class S3Source:
         self.bucket, self.prefix = parse_s3_uri(uri)
         self.client = client
 
-    def _ref(self, key: str, etag: str, size: int, modified: datetime | None,
-             sidecar: str | None) -> RecordingRef:  # fmt: skip
+    def _ref(
+        self, key: str, etag: str, size: int, modified: datetime | None, sidecar: str | None
+    ) -> RecordingRef:
         return RecordingRef(
             uri=f"s3://{self.bucket}/{key}",
             key=key,
@@ -99,9 +109,14 @@ class S3Source:
                 continue
             sidecar = sidecar_key_for(key)
             refs.append(
-                self._ref(key, obj["ETag"], obj["Size"], obj.get("LastModified"),
-                          sidecar if sidecar in objects else None)
-            )  # fmt: skip
+                self._ref(
+                    key,
+                    obj["ETag"],
+                    obj["Size"],
+                    obj.get("LastModified"),
+                    sidecar if sidecar in objects else None,
+                )
+            )
         refs.sort(key=lambda r: (r.last_modified or datetime.min, r.key))
         log.info("listed %s: %d recordings", self.uri, len(refs))
         for ref in refs:
@@ -113,17 +128,18 @@ class S3Source:
             head = self.client.head_object(Bucket=self.bucket, Key=key)
         except (ClientError, BotoCoreError) as exc:
             raise _wrap(exc, f"s3://{self.bucket}/{key}") from exc
-        sidecar = sidecar_key_for(key)
+        sidecar: str | None = sidecar_key_for(key)
         try:
             self.client.head_object(Bucket=self.bucket, Key=sidecar)
         except ClientError:
             sidecar = None
-        return self._ref(key, head["ETag"], head["ContentLength"], head.get("LastModified"),
-                         sidecar)  # fmt: skip
+        return self._ref(
+            key, head["ETag"], head["ContentLength"], head.get("LastModified"), sidecar
+        )
 
     def fetch(self, ref: RecordingRef, dest_dir: Path) -> Path:
         dest_dir.mkdir(parents=True, exist_ok=True)
-        dest = dest_dir / f"{ref.etag}{Path(ref.key).suffix.lower()}"
+        dest = dest_dir / f"{ref.etag}-{Path(ref.key).name}"
         if dest.exists() and dest.stat().st_size == ref.size:
             return dest
         tmp = dest.with_suffix(dest.suffix + ".part")

@@ -105,9 +105,11 @@ class FasterWhisperTranscriber:
         self.model_name = self.options.model
         self.model_path = resolve_model(self.options.model)
         self.model = load_model(
-            self.model_path, self.options.device, self.options.compute_type,
+            self.model_path,
+            self.options.device,
+            self.options.compute_type,
             self.options.cpu_threads,
-        )  # fmt: skip
+        )
         self.english_only = not self.model.model.is_multilingual
 
     def params(self) -> dict[str, Any]:
@@ -136,9 +138,13 @@ class FasterWhisperTranscriber:
                 text = w.word.strip()
                 if text:
                     words.append(
-                        Word(text, round(float(w.start), 3), round(float(w.end), 3),
-                             round(float(w.probability), 4))
-                    )  # fmt: skip
+                        Word(
+                            text,
+                            round(float(w.start), 3),
+                            round(float(w.end), 3),
+                            round(float(w.probability), 4),
+                        )
+                    )
         return ChannelTranscript(
             words=tuple(words),
             language=info.language,

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ _LOCK_WAIT_S = 30.0
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def lineage_key(result: CallResult) -> str:
@@ -41,22 +41,29 @@ def lineage_key(result: CallResult) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:32]
 
 
-def _connect(path: Path, read_only: bool, wait_s: float = _LOCK_WAIT_S) -> duckdb.DuckDBPyConnection:
+def _connect(
+    path: Path, read_only: bool, wait_s: float = _LOCK_WAIT_S
+) -> duckdb.DuckDBPyConnection:
     """Open the file, waiting while another process holds the write lock."""
     deadline = time.monotonic() + wait_s
     delay = 0.05
     while True:
         try:
             return duckdb.connect(str(path), read_only=read_only)
-        except duckdb.IOException as exc:
-            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+        except (duckdb.IOException, duckdb.ConnectionException) as exc:
+            # Another process holds the write lock ("Could not set lock"), or this process
+            # has the file open in the other mode ("different configuration").
+            busy = "lock" in str(exc).lower() or "different configuration" in str(exc)
+            if not busy or time.monotonic() > deadline:
                 raise WarehouseError(f"cannot open warehouse {path}: {exc}") from exc
             time.sleep(delay)
             delay = min(delay * 2, 1.0)
 
 
 @contextmanager
-def connect_read_only(path: Path | str, wait_s: float = _LOCK_WAIT_S) -> Iterator[duckdb.DuckDBPyConnection]:
+def connect_read_only(
+    path: Path | str, wait_s: float = _LOCK_WAIT_S
+) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-only connection for analysts and the dashboard (waits out a writer)."""
     path = Path(path)
     if not path.exists():
@@ -126,7 +133,8 @@ class Warehouse:
                 try:
                     con.execute(m.sql)
                     con.execute(
-                        "INSERT INTO schema_migrations VALUES (?, ?, ?)", [m.version, m.name, _now()]
+                        "INSERT INTO schema_migrations VALUES (?, ?, ?)",
+                        [m.version, m.name, _now()],
                     )
                     con.execute("COMMIT")
                 except duckdb.Error as exc:
@@ -220,32 +228,64 @@ class Warehouse:
                         updated_at = excluded.updated_at
                     """,
                     [
-                        result.call_id, result.source_uri, result.etag, md.started_at,
-                        md.agent_id, md.direction,
+                        result.call_id,
+                        result.source_uri,
+                        result.etag,
+                        md.started_at,
+                        md.agent_id,
+                        md.direction,
                         list(md.channel_roles) if md.channel_roles is not None else None,
-                        result.duration_s, result.channels, result.sample_rate,
-                        json.dumps(md.extra, default=str), analysis_id, now, now,
+                        result.duration_s,
+                        result.channels,
+                        result.sample_rate,
+                        json.dumps(md.extra, default=str),
+                        analysis_id,
+                        now,
+                        now,
                     ],
-                )  # fmt: skip
+                )
                 con.execute(
-                    "INSERT INTO analyses VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    f"INSERT INTO analyses VALUES ({', '.join(['?'] * 18)})",
                     [
-                        analysis_id, result.call_id, run_id, result.source_uri, result.etag, key,
-                        result.engine, result.model, result.pipeline_version,
-                        json.dumps(result.params, default=str), result.diarization,
-                        result.language, result.language_prob, result.duration_s,
-                        result.processing_s, len(result.utterances), len(words), now,
+                        analysis_id,
+                        result.call_id,
+                        run_id,
+                        result.source_uri,
+                        result.etag,
+                        key,
+                        result.engine,
+                        result.model,
+                        result.pipeline_version,
+                        json.dumps(result.params, default=str),
+                        result.diarization,
+                        result.language,
+                        result.language_prob,
+                        result.duration_s,
+                        result.processing_s,
+                        len(result.utterances),
+                        len(words),
+                        now,
                     ],
-                )  # fmt: skip
+                )
                 if result.utterances:
                     con.executemany(
                         "INSERT INTO utterances VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         [
-                            [analysis_id, result.call_id, i, u.speaker, u.role, u.channel,
-                             u.start, u.end, u.text, u.confidence]
+                            [
+                                analysis_id,
+                                result.call_id,
+                                i,
+                                u.speaker,
+                                u.role,
+                                u.channel,
+                                u.start,
+                                u.end,
+                                u.text,
+                                u.confidence,
+                            ]
                             for i, u in enumerate(result.utterances)
                         ],
-                    )  # fmt: skip
+                    )
                 word_rows = [
                     [analysis_id, result.call_id, i, j, u.speaker, w.word, w.start, w.end, w.prob]
                     for i, u in enumerate(result.utterances)
@@ -259,8 +299,11 @@ class Warehouse:
             raise WarehouseError(f"landing call {result.call_id} failed: {exc}") from exc
         log.info(
             "call %s: landed analysis %s (%d utterances, %d words)",
-            result.call_id, analysis_id, len(result.utterances), len(words),
-        )  # fmt: skip
+            result.call_id,
+            analysis_id,
+            len(result.utterances),
+            len(words),
+        )
         return analysis_id
 
     def record_error(
@@ -287,8 +330,18 @@ class Warehouse:
             error_id = uuid.uuid4().hex
             con.execute(
                 "INSERT INTO call_errors VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [error_id, run_id, call_id, source_uri, etag, stage, error_type, reason,
-                 retryable, _now()],
-            )  # fmt: skip
+                [
+                    error_id,
+                    run_id,
+                    call_id,
+                    source_uri,
+                    etag,
+                    stage,
+                    error_type,
+                    reason,
+                    retryable,
+                    _now(),
+                ],
+            )
         log.warning("call %s failed at %s: %s", call_id or source_uri, stage, reason)
         return error_id

@@ -52,7 +52,7 @@ def test_sample_containers_decode(name: str, codec: str, channels: int) -> None:
 
 
 def test_corrupt_file_raises_decode_error_naming_the_file(corrupt_wav: Path) -> None:
-    with pytest.raises(DecodeError, match="corrupt_call.wav") as err:
+    with pytest.raises(DecodeError, match=r"corrupt_call\.wav") as err:
         decode(corrupt_wav)
     assert err.value.stage == "decode"
 
@@ -60,7 +60,7 @@ def test_corrupt_file_raises_decode_error_naming_the_file(corrupt_wav: Path) -> 
 def test_empty_file_raises_decode_error(tmp_path: Path) -> None:
     path = tmp_path / "empty.wav"
     path.write_bytes(b"")
-    with pytest.raises(DecodeError, match="empty.wav"):
+    with pytest.raises(DecodeError, match=r"empty\.wav"):
         decode(path)
 
 

@@ -8,8 +8,13 @@ from analytics.models import Utterance
 
 def test_normalisation_ignores_case_and_punctuation() -> None:
     assert normalize_text("Hello, I'm Ana -- how's it going?") == [
-        "hello", "i'm", "ana", "how's", "it", "going"
-    ]  # fmt: skip
+        "hello",
+        "i'm",
+        "ana",
+        "how's",
+        "it",
+        "going",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -65,7 +65,10 @@ def test_call_result_round_trips_through_json() -> None:
     )
     data = json.loads(result.to_json())
     assert data["utterances"][0]["words"][1] == {
-        "word": "there.", "start": 0.95, "end": 1.3, "prob": 0.91
-    }  # fmt: skip
+        "word": "there.",
+        "start": 0.95,
+        "end": 1.3,
+        "prob": 0.91,
+    }
     assert CallResult.from_dict(data) == result
     assert result.utterances[0].confidence == pytest.approx(0.945)

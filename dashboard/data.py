@@ -1,0 +1,140 @@
+"""Small helpers shared by the dashboard pages: settings, warehouse access, formatting.
+
+All SQL lives in :mod:`analytics.warehouse.queries`; pages fetch through
+:func:`with_warehouse`, which opens the warehouse read-only for the duration of one
+loader function and turns "no warehouse yet" into a friendly message.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import duckdb
+import streamlit as st
+from streamlit.errors import StreamlitAPIException
+
+from analytics.config import Settings
+from analytics.errors import WarehouseError
+from analytics.warehouse import connect_read_only
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: Relative to dashboard/app.py, as registered with st.navigation.
+DETAIL_PAGE = "pages/call_detail.py"
+DETAIL_URL_PATH = "call_detail"
+
+ROLE_COLORS = {"agent": "blue", "customer": "green"}
+_UNKNOWN_SPEAKERS = {"", "unknown", "none"}
+_MD_SPECIAL = "\\`*_[]<>$~|"
+
+
+def settings() -> Settings:
+    """Settings for this browser session (read once per session from env / .env)."""
+    if "callscope_settings" not in st.session_state:
+        st.session_state["callscope_settings"] = Settings()
+    return st.session_state["callscope_settings"]
+
+
+def warehouse_path() -> Path:
+    return Path(settings().warehouse)
+
+
+def missing_warehouse_message(path: Path) -> str:
+    return (
+        f"No warehouse at `{path}` yet. Run `make demo` (or `callscope ingest`) to build "
+        "it, then reload this page."
+    )
+
+
+def with_warehouse(load: Callable[[duckdb.DuckDBPyConnection], T]) -> T | None:
+    """Run ``load`` on a read-only connection; on warehouse trouble show st.info, return None.
+
+    Keep ``load`` to queries only and render afterwards, so the file is not held open
+    (a writer waits for readers to close).
+    """
+    path = warehouse_path()
+    if not path.exists():
+        st.info(missing_warehouse_message(path), icon=":material/database:")
+        return None
+    try:
+        with connect_read_only(path) as con:
+            return load(con)
+    except WarehouseError as exc:
+        log.warning("dashboard: warehouse unavailable: %s", exc)
+        st.info(str(exc), icon=":material/database:")
+    except duckdb.CatalogException as exc:
+        log.warning("dashboard: warehouse %s has no schema yet: %s", path, exc)
+        st.info(
+            f"The warehouse `{path}` has no tables yet (not migrated). Run `make demo` or "
+            "`callscope ingest` first.",
+            icon=":material/database:",
+        )
+    return None
+
+
+def link_to_call(call_id: str, label: str = "Open call detail") -> None:
+    """A link to the call-detail page for ``call_id``.
+
+    Uses st.page_link inside the navigation app; when a page file runs on its own
+    (tests, ``streamlit run dashboard/pages/...``) falls back to a plain relative link.
+    """
+    try:
+        st.page_link(
+            DETAIL_PAGE, label=label, icon=":material/call:", query_params={"call_id": call_id}
+        )
+    except StreamlitAPIException:
+        st.markdown(f"[{label}]({DETAIL_URL_PATH}?call_id={quote(call_id)})")
+
+
+def escape_md(text: str) -> str:
+    """Escape characters Streamlit markdown would interpret inside a line of text."""
+    return "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in text)
+
+
+def clock(seconds: float) -> str:
+    """``mm:ss`` (``h:mm:ss`` from one hour) for a time offset in seconds."""
+    total = max(int(seconds), 0)
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+
+
+def _clean(value: Any) -> str | None:
+    """None for missing values (None, NaN, pd.NA), else the value as a string."""
+    if value is None:
+        return None
+    try:
+        if isinstance(value, float) and math.isnan(value):
+            return None
+        if value != value:  # pd.NA and friends
+            return None
+    except TypeError:
+        return None
+    return str(value)
+
+
+def speaker_label(role: Any, speaker: Any) -> tuple[str, str]:
+    """(label, color) for an utterance: "AGENT (spk0)", or "unknown speaker" in gray."""
+    role_s = _clean(role)
+    speaker_s = _clean(speaker)
+    if speaker_s is not None and speaker_s.strip().lower() in _UNKNOWN_SPEAKERS:
+        speaker_s = None
+    if role_s:
+        label = role_s.upper() + (f" ({speaker_s})" if speaker_s else "")
+        return label, ROLE_COLORS.get(role_s.lower(), "violet")
+    if speaker_s:
+        return f"speaker {speaker_s}", "orange"
+    return "unknown speaker", "gray"
+
+
+def utterance_markdown(start_s: float, role: Any, speaker: Any, text: str) -> str:
+    """One transcript line: ``[mm:ss] ROLE (speaker): text`` with the label colored."""
+    label, color = speaker_label(role, speaker)
+    return f"`[{clock(start_s)}]` :{color}[**{escape_md(label)}**]: {escape_md(str(text))}"
