@@ -19,11 +19,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from faster_whisper import decode_audio  # noqa: E402
+from faster_whisper import decode_audio
 
-from analytics.models import CallMetadata  # noqa: E402
-from analytics.pipeline import process_call  # noqa: E402
-from analytics.transcription.faster_whisper import (  # noqa: E402
+from analytics.models import CallMetadata
+from analytics.pipeline import process_call
+from analytics.transcription.faster_whisper import (
     FasterWhisperOptions,
     FasterWhisperTranscriber,
 )
