@@ -1,0 +1,1 @@
+"""Enrichment after transcription: sentiment, conversation metrics, rules, redaction."""
