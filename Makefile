@@ -9,6 +9,7 @@ STAMP := $(VENV)/.installed-stamp
 export PREFECT_HOME ?= $(CURDIR)/data/prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_LOGGING_EXTRA_LOGGERS := analytics
+export PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW := ignore
 export CALLSCOPE_TIMEZONE ?= UTC
 
 .PHONY: setup browser demo dashboard test lint bench samples deploy clean
