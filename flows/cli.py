@@ -69,6 +69,8 @@ def main(verbose: int) -> None:
     """callscope: call-recording analytics (S3 recordings -> DuckDB)."""
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "werkzeug"):  # one line per HTTP request otherwise
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
 
 @main.command()
