@@ -125,6 +125,15 @@ class CallResult:
     diarization: str = "none"
     processing_s: float = 0.0
     created_at: datetime = field(default_factory=lambda: datetime.now().astimezone())
+    #: What produced the output beyond engine/model names (model checksum, API version).
+    lineage: dict[str, Any] = field(default_factory=dict)
+    #: Audio minutes the engine bills for, and their cost at the configured price.
+    billed_minutes: float = 0.0
+    cost_usd: float = 0.0
+    #: Engine-native extras (e.g. AssemblyAI sentiment, summary, entities).
+    native: dict[str, Any] = field(default_factory=dict)
+    #: The engine's own job id (e.g. an AssemblyAI transcript id).
+    engine_job_id: str | None = None
 
     @property
     def words(self) -> list[Word]:

@@ -7,98 +7,61 @@ from __future__ import annotations
 
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from analytics import PIPELINE_VERSION
-from analytics.align import SpeakerStream, build_utterances
-from analytics.audio import DecodedAudio, decode
+from analytics.align import build_utterances
+from analytics.audio import decode
 from analytics.config import Settings
-from analytics.errors import CallscopeError, TranscriptionError
 from analytics.models import CallMetadata, CallResult, RecordingRef
 from analytics.sources import RecordingSource, open_source, split_object_uri
-from analytics.transcription import ChannelTranscript, Transcriber, make_transcriber
+from analytics.transcription import CallTranscriber, make_transcriber
+from analytics.transcription.base import Media
+from analytics.transcription.channels import UNKNOWN_SPEAKER
 
 log = logging.getLogger(__name__)
 
-UNKNOWN_SPEAKER = "unknown"
-
+__all__ = ["UNKNOWN_SPEAKER", "PipelineOptions", "analyze", "process_call", "process_ref"]
 
 @dataclass(frozen=True)
 class PipelineOptions:
-    """Options of the stages after transcription."""
+    """Options of the stages around transcription."""
 
     #: A pause longer than this (seconds) starts a new utterance.
     utterance_gap_s: float = 1.0
-    #: Stereo channels correlated above this are one signal copied twice: treat as mono.
-    duplicate_channel_corr: float = 0.98
-    #: Transcribe stereo channels concurrently (the engine releases the GIL).
-    parallel_channels: bool = False
+    #: Price of one billed audio minute for this engine (cost lineage), in USD.
+    price_per_minute: float = 0.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PipelineOptions:
-        return cls(utterance_gap_s=settings.utterance_gap_s)
-
-
-def _is_fake_stereo(audio: DecodedAudio, threshold: float) -> bool:
-    """True when every channel carries the same signal (a mono mix saved as stereo)."""
-    if audio.n_channels < 2:
-        return False
-    a, b = audio.channels[0], audio.channels[1]
-    if float(np.abs(a - b).max(initial=0.0)) < 1e-4:
-        return True
-    sa, sb = float(a.std()), float(b.std())
-    if sa < 1e-6 or sb < 1e-6:
-        return False
-    return float(np.corrcoef(a, b)[0, 1]) > threshold
+        return cls(
+            utterance_gap_s=settings.utterance_gap_s,
+            price_per_minute=settings.price_per_minute(settings.engine),
+        )
 
 
 def process_call(
     path: Path | str,
     *,
-    transcriber: Transcriber,
+    transcriber: CallTranscriber,
     metadata: CallMetadata,
     source_uri: str,
     etag: str | None = None,
     options: PipelineOptions | None = None,
+    media_url: str | None = None,
 ) -> CallResult:
-    """Analyse one local audio file. Raises a CallscopeError subclass naming the stage."""
+    """Analyse one local audio file. Raises a CallscopeError subclass naming the stage.
+
+    ``media_url`` is a short-lived URL of the same recording for cloud engines.
+    """
     options = options or PipelineOptions()
     t0 = time.perf_counter()
     audio = decode(path, name=source_uri)
-    roles = metadata.channel_roles
-    streams: list[SpeakerStream]
-    transcripts: list[ChannelTranscript]
-    if audio.n_channels >= 2 and not _is_fake_stereo(audio, options.duplicate_channel_corr):
-        if options.parallel_channels:
-            with ThreadPoolExecutor(max_workers=audio.n_channels) as pool:
-                transcripts = list(pool.map(transcriber.transcribe, audio.channels))
-        else:
-            transcripts = [transcriber.transcribe(ch) for ch in audio.channels]
-        if roles is not None and len(roles) != audio.n_channels:
-            log.warning(
-                "call %s: channel_roles %s does not match %d channels; roles left unknown",
-                metadata.call_id,
-                list(roles),
-                audio.n_channels,
-            )
-            roles = None
-        streams = [
-            SpeakerStream(f"ch{i}", roles[i] if roles else None, t.words, channel=i)
-            for i, t in enumerate(transcripts)
-        ]
-        diarization = "channels"
-    else:
-        transcripts = [transcriber.transcribe(audio.mono())]
-        streams = [SpeakerStream(UNKNOWN_SPEAKER, None, transcripts[0].words)]
-        diarization = "none"
-    # The channel with the most words decides the call's language.
-    main = max(transcripts, key=lambda t: len(t.words))
-    utterances = build_utterances(streams, options.utterance_gap_s)
+    out = transcriber.transcribe_call(audio, metadata, Media(Path(path), media_url))
+    utterances = build_utterances(out.streams, options.utterance_gap_s)
     params = {**transcriber.params(), "utterance_gap_s": options.utterance_gap_s}
+    billed_s = out.billed_s or audio.duration_s
     elapsed = time.perf_counter() - t0
     log.info(
         "call %s: %.1f s audio, %d ch, %d utterances in %.1f s",
@@ -115,16 +78,21 @@ def process_call(
         duration_s=round(audio.duration_s, 3),
         channels=audio.n_channels,
         sample_rate=audio.source_sample_rate,
-        language=main.language,
-        language_prob=main.language_prob,
+        language=out.language,
+        language_prob=out.language_prob,
         engine=transcriber.engine,
         model=transcriber.model_name,
         pipeline_version=PIPELINE_VERSION,
         params=params,
         metadata=metadata,
         utterances=utterances,
-        diarization=diarization,
+        diarization=out.diarization,
         processing_s=round(elapsed, 3),
+        lineage=transcriber.lineage(),
+        billed_minutes=round(billed_s / 60, 4),
+        cost_usd=round(billed_s / 60 * options.price_per_minute, 6),
+        native=out.native,
+        engine_job_id=out.job_id,
     )
 
 
@@ -132,7 +100,7 @@ def process_ref(
     source: RecordingSource,
     ref: RecordingRef,
     *,
-    transcriber: Transcriber,
+    transcriber: CallTranscriber,
     cache_dir: Path,
     options: PipelineOptions | None = None,
 ) -> CallResult:
@@ -140,6 +108,7 @@ def process_ref(
     sidecar = source.read_sidecar(ref)
     metadata = CallMetadata.from_sidecar(sidecar or {}, default_call_id=ref.stem)
     path = source.fetch(ref, cache_dir)
+    url = source.presign(ref) if transcriber.wants_url else None
     return process_call(
         path,
         transcriber=transcriber,
@@ -147,20 +116,18 @@ def process_ref(
         source_uri=ref.uri,
         etag=ref.etag,
         options=options,
+        media_url=url,
     )
 
 
-def analyze(uri: str, settings: Settings, transcriber: Transcriber | None = None) -> CallResult:
+def analyze(
+    uri: str, settings: Settings, transcriber: CallTranscriber | None = None
+) -> CallResult:
     """Analyse one recording given as a local path or ``s3://bucket/key`` URI."""
     folder, key = split_object_uri(uri)
     source = open_source(folder, settings)
     ref = source.ref(key)
-    try:
-        transcriber = transcriber or make_transcriber(settings)
-    except CallscopeError:
-        raise
-    except Exception as exc:  # an engine failing to load is a config problem for the user
-        raise TranscriptionError(f"could not load engine {settings.engine}: {exc}") from exc
+    transcriber = transcriber or make_transcriber(settings)
     return process_ref(
         source,
         ref,

@@ -56,3 +56,7 @@ class RecordingSource(Protocol):
     def read_sidecar(self, ref: RecordingRef) -> dict[str, Any] | None:
         """The parsed sidecar JSON next to the recording, or None if there is none."""
         ...
+
+    def presign(self, ref: RecordingRef, expires_s: int = 3600) -> str | None:
+        """A short-lived URL a cloud engine can fetch the audio from, or None."""
+        ...

@@ -65,3 +65,7 @@ class LocalSource:
         if not sidecar.is_file():
             return None
         return parse_sidecar(sidecar.read_bytes(), str(sidecar))
+
+    def presign(self, ref: RecordingRef, expires_s: int = 3600) -> str | None:
+        """Local files have no URL: cloud engines upload them instead."""
+        return None

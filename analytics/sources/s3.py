@@ -159,3 +159,13 @@ class S3Source:
         except (ClientError, BotoCoreError) as exc:
             raise _wrap(exc, f"reading sidecar s3://{self.bucket}/{ref.sidecar_key}") from exc
         return parse_sidecar(body, f"s3://{self.bucket}/{ref.sidecar_key}")
+
+    def presign(self, ref: RecordingRef, expires_s: int = 3600) -> str | None:
+        """A presigned GET URL, so a cloud engine reads the object without a re-upload."""
+        try:
+            url = self.client.generate_presigned_url(
+                "get_object", Params={"Bucket": self.bucket, "Key": ref.key}, ExpiresIn=expires_s
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise _wrap(exc, f"presigning {ref.uri}") from exc
+        return str(url)

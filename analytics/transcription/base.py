@@ -1,13 +1,17 @@
-"""The transcriber protocol and its output for one channel of audio."""
+"""Transcription contracts: a per-channel ``Transcriber`` for local models and a whole-call
+``CallTranscriber`` that every engine exposes to the pipeline."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
-from analytics.models import Word
+from analytics.align import SpeakerStream
+from analytics.audio import DecodedAudio
+from analytics.models import CallMetadata, Word
 
 
 @dataclass(frozen=True)
@@ -21,8 +25,36 @@ class ChannelTranscript:
     segments: tuple[tuple[float, float], ...] = field(default=())
 
 
+@dataclass(frozen=True)
+class Media:
+    """Where the engine can get the recording: a local file, and for cloud engines a
+    short-lived URL (a presigned S3 URL) so the audio is not uploaded again."""
+
+    path: Path
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class EngineTranscript:
+    """What an engine returns for one whole call."""
+
+    #: Words per speaker; one stream per stereo channel, per engine speaker label, or one
+    #: "unknown" stream for mono audio without diarization.
+    streams: tuple[SpeakerStream, ...]
+    language: str | None
+    language_prob: float | None
+    #: How speakers were told apart: "channels", "engine" (engine's labels) or "none".
+    diarization: str
+    #: Audio seconds the engine bills for (cloud engines bill the whole file).
+    billed_s: float
+    #: Engine-native extras (e.g. AssemblyAI sentiment, summary, entities), JSON-ready.
+    native: dict[str, Any] = field(default_factory=dict)
+    #: The engine's own id for the job (e.g. an AssemblyAI transcript id).
+    job_id: str | None = None
+
+
 class Transcriber(Protocol):
-    """Turns 16 kHz float32 mono audio into timed words."""
+    """Turns 16 kHz float32 mono audio into timed words (local models)."""
 
     engine: str
     model_name: str
@@ -33,4 +65,27 @@ class Transcriber(Protocol):
 
     def params(self) -> dict[str, Any]:
         """The options that change the output (stored as lineage)."""
+        ...
+
+
+class CallTranscriber(Protocol):
+    """Any engine, seen from the pipeline: a whole call in, speaker streams out."""
+
+    engine: str
+    model_name: str
+    #: True when the engine prefers a URL (cloud engines) over local samples.
+    wants_url: bool
+
+    def transcribe_call(
+        self, audio: DecodedAudio, metadata: CallMetadata, media: Media
+    ) -> EngineTranscript:
+        """Transcribe one decoded call."""
+        ...
+
+    def params(self) -> dict[str, Any]:
+        """The options that change the output (stored as lineage)."""
+        ...
+
+    def lineage(self) -> dict[str, Any]:
+        """Identity of what produced the output: e.g. model checksum, API version."""
         ...

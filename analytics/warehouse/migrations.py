@@ -111,4 +111,107 @@ MIGRATIONS: tuple[Migration, ...] = (
             SELECT u.* FROM utterances u JOIN calls c ON u.analysis_id = c.current_analysis_id;
         """,
     ),
+    Migration(
+        2,
+        "conversation metrics, sentiment, categories",
+        # Per-utterance loudness is a table, not a column of utterances: Warehouse.land
+        # inserts utterances positionally, so a new column would break landing.
+        """
+        CREATE TABLE call_metrics (
+            analysis_id              VARCHAR PRIMARY KEY,
+            call_id                  VARCHAR NOT NULL,
+            duration_s               DOUBLE,
+            talk_s                   DOUBLE,
+            non_talk_s               DOUBLE,
+            n_silences               INTEGER,
+            n_interruptions          INTEGER,
+            overlap_s                DOUBLE,
+            latency_median_s         DOUBLE,
+            latency_p90_s            DOUBLE,
+            n_latency                INTEGER,
+            customer_sentiment_first DOUBLE,
+            customer_sentiment_last  DOUBLE,
+            customer_trend           DOUBLE,
+            customer_trend_label     VARCHAR,
+            metrics                  JSON,
+            computed_at              TIMESTAMPTZ NOT NULL
+        );
+        CREATE TABLE speaker_metrics (
+            analysis_id         VARCHAR NOT NULL,
+            call_id             VARCHAR NOT NULL,
+            speaker             VARCHAR NOT NULL,
+            role                VARCHAR,
+            talk_s              DOUBLE,
+            talk_ratio          DOUBLE,
+            words               INTEGER,
+            wpm                 DOUBLE,
+            loudness_dbfs       DOUBLE,
+            longest_monologue_s DOUBLE,
+            turns               INTEGER,
+            questions           INTEGER,
+            sentiment_mean      DOUBLE,
+            sentiment_q1        DOUBLE,
+            sentiment_q2        DOUBLE,
+            sentiment_q3        DOUBLE,
+            sentiment_q4        DOUBLE,
+            PRIMARY KEY (analysis_id, speaker)
+        );
+        CREATE TABLE silences (
+            analysis_id VARCHAR NOT NULL,
+            call_id     VARCHAR NOT NULL,
+            idx         INTEGER NOT NULL,
+            start_s     DOUBLE NOT NULL,
+            end_s       DOUBLE NOT NULL,
+            duration_s  DOUBLE NOT NULL,
+            is_hold     BOOLEAN NOT NULL,
+            PRIMARY KEY (analysis_id, idx)
+        );
+        CREATE TABLE interruptions (
+            analysis_id      VARCHAR NOT NULL,
+            call_id          VARCHAR NOT NULL,
+            idx              INTEGER NOT NULL,
+            start_s          DOUBLE NOT NULL,
+            end_s            DOUBLE NOT NULL,
+            overlap_s        DOUBLE NOT NULL,
+            interrupter      VARCHAR NOT NULL,
+            interrupted      VARCHAR NOT NULL,
+            interrupter_role VARCHAR,
+            interrupted_role VARCHAR,
+            PRIMARY KEY (analysis_id, idx)
+        );
+        CREATE TABLE utterance_sentiment (
+            analysis_id   VARCHAR NOT NULL,
+            call_id       VARCHAR NOT NULL,
+            utterance_idx INTEGER NOT NULL,
+            score         DOUBLE NOT NULL,
+            label         VARCHAR NOT NULL,
+            engine        VARCHAR NOT NULL,
+            PRIMARY KEY (analysis_id, utterance_idx)
+        );
+        CREATE TABLE utterance_loudness (
+            analysis_id   VARCHAR NOT NULL,
+            call_id       VARCHAR NOT NULL,
+            utterance_idx INTEGER NOT NULL,
+            loudness_dbfs DOUBLE,
+            PRIMARY KEY (analysis_id, utterance_idx)
+        );
+        CREATE TABLE category_matches (
+            analysis_id  VARCHAR NOT NULL,
+            call_id      VARCHAR NOT NULL,
+            category     VARCHAR NOT NULL,
+            rule_version VARCHAR NOT NULL,
+            matched_at   TIMESTAMPTZ NOT NULL,
+            evidence     JSON,
+            PRIMARY KEY (analysis_id, category)
+        );
+        CREATE VIEW current_call_metrics AS
+            SELECT m.* FROM call_metrics m JOIN calls c ON m.analysis_id = c.current_analysis_id;
+        CREATE VIEW current_speaker_metrics AS
+            SELECT m.* FROM speaker_metrics m
+            JOIN calls c ON m.analysis_id = c.current_analysis_id;
+        CREATE VIEW current_category_matches AS
+            SELECT m.* FROM category_matches m
+            JOIN calls c ON m.analysis_id = c.current_analysis_id;
+        """,
+    ),
 )
