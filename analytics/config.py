@@ -41,16 +41,62 @@ class Settings(BaseSettings):
     s3_max_attempts: int = Field(4, description="botocore retry attempts per S3 call.")
 
     # --- transcription ----------------------------------------------------------------
-    engine: Literal["faster-whisper"] = Field("faster-whisper", description="Transcription engine.")
-    model: str = Field("tiny.en", description="Model name or local CTranslate2 directory.")
+    engine: Literal["faster-whisper", "assemblyai", "openai-whisper"] = Field(
+        "faster-whisper", description="Transcription engine."
+    )
+    model: str = Field(
+        "tiny.en",
+        description="Model name (tiny.en, base, a hub name when online) or a local model dir.",
+    )
+    model_cache_dir: Path = Field(
+        Path("data/cache/models"), description="Where packaged models are reassembled once."
+    )
+    model_download: bool = Field(
+        False, description="Allow hub downloads of models that are not installed (online only)."
+    )
     device: str = Field("cpu", description="cpu or cuda.")
     compute_type: str = Field("int8", description="CTranslate2 compute type.")
     cpu_threads: int = Field(0, description="Threads per model; 0 lets CTranslate2 pick.")
     beam_size: int = Field(5, description="Beam size for decoding.")
+    batch_size: int = Field(
+        0, description="faster-whisper BatchedInferencePipeline batch size; 0 = sequential."
+    )
     language: str | None = Field(
-        None, description="Force a language code; unset detects (English-only models: en)."
+        None, description="Force a language code; unset detects it on speech only."
     )
     vad_filter: bool = Field(True, description="Skip non-speech with Silero VAD.")
+    vad_threshold: float = Field(0.5, description="Silero speech probability threshold.")
+    vad_min_silence_ms: int = Field(500, description="Silence that splits speech (ms).")
+    vad_speech_pad_ms: int = Field(200, description="Padding around detected speech (ms).")
+    initial_prompt: str | None = Field(
+        None, description="Context text for the first window (custom vocabulary)."
+    )
+    hotwords: str | None = Field(
+        None, description="Product/company names to bias decoding towards, space-separated."
+    )
+    temperatures: tuple[float, ...] = Field(
+        (0.0, 0.2, 0.4, 0.6, 0.8, 1.0),
+        description="Temperature fallback sequence when a window fails the quality checks.",
+    )
+    no_speech_threshold: float = Field(
+        0.6, description="Drop a window whose no-speech probability is above this."
+    )
+    log_prob_threshold: float = Field(-1.0, description="Fallback below this avg log prob.")
+    compression_ratio_threshold: float = Field(
+        2.4, description="Fallback above this gzip ratio (repetition guard)."
+    )
+    hallucination_silence_threshold: float | None = Field(
+        2.0, description="Skip silent stretches (s) around suspected hallucinations."
+    )
+    price_faster_whisper_per_min: float = Field(
+        0.0, description="Cost per audio minute of the self-hosted engine (your compute), USD."
+    )
+    price_openai_whisper_per_min: float = Field(
+        0.0, description="Cost per audio minute of openai-whisper (self-hosted), USD."
+    )
+    price_assemblyai_per_min: float = Field(
+        0.0025, description="AssemblyAI list price per audio minute (Universal, $0.15/h), USD."
+    )
 
     # --- alignment --------------------------------------------------------------------
     utterance_gap_s: float = Field(
@@ -61,6 +107,55 @@ class Settings(BaseSettings):
     workers: int = Field(2, description="Calls processed concurrently in one flow run.")
     task_retries: int = Field(2, description="Retries for transient errors per call.")
     timezone: str = Field("UTC", description="Time zone of the nightly schedule.")
+
+    # --- insights ---------------------------------------------------------------------
+    redact_pii: bool = Field(
+        True,
+        description="Store redacted transcript text; text sent to an LLM is always redacted.",
+    )
+    insights_engine: Literal["offline", "openai", "anthropic"] = Field(
+        "offline",
+        description="offline (rules + VADER, no network), openai (any OpenAI-compatible chat"
+        " endpoint) or anthropic (Messages API).",
+    )
+    llm_base_url: str | None = Field(
+        None,
+        description="LLM endpoint; unset means the vendor's. E.g. http://127.0.0.1:11434/v1.",
+    )
+    llm_api_key: SecretStr | None = Field(
+        None, description="LLM API key; unset falls back to OPENAI_API_KEY / ANTHROPIC_API_KEY."
+    )
+    llm_model: str = Field(
+        "gpt-4o-mini",
+        description="LLM model; when left unset with the anthropic engine: claude-haiku-4-5.",
+    )
+    llm_timeout_s: float = Field(60.0, description="Timeout per LLM request (s).")
+    llm_max_retries: int = Field(
+        3, description="Retries per LLM request on timeouts, 429 and 5xx (backoff, Retry-After)."
+    )
+    llm_context_tokens: int = Field(
+        16000, description="Context window to plan for; longer calls are map-reduced in chunks."
+    )
+    llm_budget_tokens: int | None = Field(
+        None, description="Max LLM tokens (in + out) per run; later calls are skipped."
+    )
+    llm_budget_usd: float | None = Field(
+        None, description="Max LLM spend per run in USD; later calls are skipped."
+    )
+    llm_price_in_per_mtok: float = Field(
+        0.15,
+        description="USD per million input tokens (gpt-4o-mini list price; claude-haiku-4-5:"
+        " 1.00 when left unset with the anthropic engine).",
+    )
+    llm_price_out_per_mtok: float = Field(
+        0.60,
+        description="USD per million output tokens (gpt-4o-mini list price; claude-haiku-4-5:"
+        " 5.00 when left unset with the anthropic engine).",
+    )
+
+    def price_per_minute(self, engine: str) -> float:
+        """Configured price of one billed audio minute for ``engine``."""
+        return float(getattr(self, f"price_{engine.replace('-', '_')}_per_min", 0.0))
 
     def s3_client_kwargs(self) -> dict[str, object]:
         """Keyword arguments for ``boto3.client('s3', ...)`` (secrets unwrapped here only)."""

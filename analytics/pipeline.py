@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 __all__ = ["UNKNOWN_SPEAKER", "PipelineOptions", "analyze", "process_call", "process_ref"]
 
+
 @dataclass(frozen=True)
 class PipelineOptions:
     """Options of the stages around transcription."""
@@ -120,9 +121,7 @@ def process_ref(
     )
 
 
-def analyze(
-    uri: str, settings: Settings, transcriber: CallTranscriber | None = None
-) -> CallResult:
+def analyze(uri: str, settings: Settings, transcriber: CallTranscriber | None = None) -> CallResult:
     """Analyse one recording given as a local path or ``s3://bucket/key`` URI."""
     folder, key = split_object_uri(uri)
     source = open_source(folder, settings)

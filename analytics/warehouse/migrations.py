@@ -214,4 +214,69 @@ MIGRATIONS: tuple[Migration, ...] = (
             JOIN calls c ON m.analysis_id = c.current_analysis_id;
         """,
     ),
+    Migration(
+        3,
+        "insights and LLM cache",
+        # insights: one row per analysis and (engine, model, prompt version); status is
+        # ok | failed | skipped_budget. llm_cache: validated LLM output keyed by
+        # (transcript hash, engine, model, prompt version). redaction_counts: one row per
+        # PII type (zeros included, so "ran, found nothing" differs from "did not run").
+        """
+        CREATE TABLE insights (
+            analysis_id              VARCHAR NOT NULL,
+            call_id                  VARCHAR NOT NULL,
+            engine                   VARCHAR NOT NULL,
+            model                    VARCHAR NOT NULL,
+            prompt_version           VARCHAR NOT NULL,
+            summary                  VARCHAR,
+            reason_for_call          VARCHAR,
+            outcome                  VARCHAR,
+            customer_sentiment_label VARCHAR,
+            customer_sentiment_score DOUBLE,
+            insights                 JSON,
+            tokens_in                INTEGER NOT NULL DEFAULT 0,
+            tokens_out               INTEGER NOT NULL DEFAULT 0,
+            cost_usd                 DOUBLE NOT NULL DEFAULT 0,
+            cached                   BOOLEAN NOT NULL DEFAULT false,
+            status                   VARCHAR NOT NULL
+                CHECK (status IN ('ok', 'failed', 'skipped_budget')),
+            error                    VARCHAR,
+            transcript_hash          VARCHAR,
+            created_at               TIMESTAMPTZ NOT NULL,
+            PRIMARY KEY (analysis_id, engine, model, prompt_version)
+        );
+        CREATE TABLE llm_cache (
+            cache_key       VARCHAR PRIMARY KEY,
+            engine          VARCHAR NOT NULL,
+            model           VARCHAR NOT NULL,
+            prompt_version  VARCHAR NOT NULL,
+            transcript_hash VARCHAR NOT NULL,
+            response        JSON NOT NULL,
+            tokens_in       INTEGER NOT NULL,
+            tokens_out      INTEGER NOT NULL,
+            cost_usd        DOUBLE NOT NULL DEFAULT 0,
+            created_at      TIMESTAMPTZ NOT NULL
+        );
+        CREATE TABLE redaction_counts (
+            analysis_id VARCHAR NOT NULL,
+            call_id     VARCHAR NOT NULL,
+            pii_type    VARCHAR NOT NULL,
+            count       INTEGER NOT NULL,
+            PRIMARY KEY (analysis_id, pii_type)
+        );
+        CREATE VIEW current_insights AS
+            SELECT i.* FROM insights i JOIN calls c ON i.analysis_id = c.current_analysis_id;
+        """,
+    ),
+    Migration(
+        5,
+        "analysis lineage: model checksum, billed minutes, cost, engine job id",
+        """
+        ALTER TABLE analyses ADD COLUMN lineage JSON;
+        ALTER TABLE analyses ADD COLUMN billed_minutes DOUBLE;
+        ALTER TABLE analyses ADD COLUMN cost_usd DOUBLE;
+        ALTER TABLE analyses ADD COLUMN engine_job_id VARCHAR;
+        ALTER TABLE analyses ADD COLUMN native JSON;
+        """,
+    ),
 )

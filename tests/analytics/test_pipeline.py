@@ -15,7 +15,7 @@ from analytics.errors import DecodeError, ModelNotFoundError
 from analytics.evaluation import role_attribution, wer
 from analytics.models import CallMetadata
 from analytics.pipeline import UNKNOWN_SPEAKER, process_call
-from analytics.transcription.faster_whisper import resolve_model
+from analytics.transcription.models import resolve
 from tests.conftest import sample_audio, sample_sidecar
 
 pytestmark = pytest.mark.slow
@@ -103,6 +103,6 @@ def test_corrupt_audio_fails_in_the_decode_stage(corrupt_wav: Path, transcriber:
         )
 
 
-def test_unknown_model_lists_what_is_available() -> None:
+def test_unknown_model_lists_what_is_available(tmp_path: Path) -> None:
     with pytest.raises(ModelNotFoundError, match=r"tiny\.en"):
-        resolve_model("large-v9")
+        resolve("large-v9", tmp_path)
