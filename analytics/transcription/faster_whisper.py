@@ -140,8 +140,10 @@ class FasterWhisperTranscriber:
         VAD first so a long intro cannot fool detection."""
         if not self.multilingual:
             return "en", 1.0
+        from faster_whisper.vad import VadOptions
+
         lang, prob, _ = self.model.detect_language(
-            audio, vad_filter=True, vad_parameters=self._vad_parameters()
+            audio, vad_filter=True, vad_parameters=VadOptions(**self._vad_parameters())
         )
         return str(lang), float(prob)
 
