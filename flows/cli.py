@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ import click
 from analytics.config import Settings
 from analytics.errors import CallscopeError
 from analytics.models import CallResult
+from analytics.transcription import ENGINE_NAMES
 
 log = logging.getLogger("callscope.cli")
 
@@ -63,6 +65,38 @@ def render_summary(summary: dict[str, Any]) -> str:
     return "\n".join([bar, *body, bar])
 
 
+def engine_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Engine/model options shared by commands that transcribe (collected as overrides)."""
+    options = [
+        click.option("--engine", type=click.Choice(list(ENGINE_NAMES)), default=None,
+                     help="Transcription engine (default: CALLSCOPE_ENGINE)."),
+        click.option("--model", default=None,
+                     help="Model name (tiny.en, base...) or a local model directory."),
+        click.option("--device", default=None, help="cpu or cuda."),
+        click.option("--compute-type", default=None, help="CTranslate2 compute type (int8...)."),
+        click.option("--beam-size", type=int, default=None, help="Beam size."),
+        click.option("--batch-size", type=int, default=None,
+                     help="Batched inference batch size (0 = sequential)."),
+        click.option("--language", default=None, help="Force a language code (else detect)."),
+        click.option("--vad/--no-vad", "vad_filter", default=None,
+                     help="Skip non-speech with Silero VAD."),
+        click.option("--initial-prompt", default=None, help="Context text / custom vocabulary."),
+        click.option("--hotwords", default=None,
+                     help="Product or company names to bias decoding towards."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+ENGINE_KEYS = ("engine", "model", "device", "compute_type", "beam_size", "batch_size",
+               "language", "vad_filter", "initial_prompt", "hotwords")  # fmt: skip
+
+
+def _engine_overrides(kwargs: dict[str, Any]) -> dict[str, Any]:
+    return {k: kwargs.pop(k) for k in ENGINE_KEYS if kwargs.get(k) is not None}
+
+
 @click.group()
 @click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
 def main(verbose: int) -> None:
@@ -76,9 +110,8 @@ def main(verbose: int) -> None:
 @main.command()
 @click.argument("uri")
 @click.option("--json", "as_json", is_flag=True, help="Print the CallResult as JSON.")
-@click.option("--model", default=None, help="Whisper model name or CTranslate2 directory.")
-@click.option("--beam-size", type=int, default=None, help="Beam size for decoding.")
-def analyze(uri: str, as_json: bool, model: str | None, beam_size: int | None) -> None:
+@engine_options
+def analyze(uri: str, as_json: bool, **kwargs: Any) -> None:
     """Analyse one recording (local path or s3://bucket/key) and print the result.
 
     A sidecar <name>.json next to the recording supplies call metadata and channel roles.
@@ -86,7 +119,7 @@ def analyze(uri: str, as_json: bool, model: str | None, beam_size: int | None) -
     from analytics.pipeline import analyze as run_analyze
 
     try:
-        result = run_analyze(uri, _settings(model=model, beam_size=beam_size))
+        result = run_analyze(uri, _settings(**_engine_overrides(kwargs)))
     except CallscopeError as exc:
         raise click.ClickException(f"{uri}: {exc.stage} failed: {exc}") from exc
     click.echo(result.to_json(indent=2) if as_json else render_transcript(result))
@@ -107,18 +140,20 @@ def analyze(uri: str, as_json: bool, model: str | None, beam_size: int | None) -
     default=None,
     help="DuckDB file (default: CALLSCOPE_WAREHOUSE).",
 )
-@click.option("--model", default=None, help="Whisper model name or CTranslate2 directory.")
+@engine_options
 def ingest(
     source: str | None,
     since: datetime | None,
     limit: int | None,
     warehouse: Path | None,
-    model: str | None,
+    **kwargs: Any,
 ) -> None:
     """Run the nightly_ingest flow now on SOURCE (s3://bucket/prefix or a directory)."""
     from flows.ingest import nightly_ingest
 
-    overrides = {k: str(v) for k, v in {"warehouse": warehouse, "model": model}.items() if v}
+    overrides = _engine_overrides(kwargs)
+    if warehouse:
+        overrides["warehouse"] = str(warehouse)
     try:
         summary = nightly_ingest(source=source, since=since, limit=limit, settings=overrides)
     except CallscopeError as exc:

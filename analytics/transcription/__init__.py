@@ -18,6 +18,7 @@ from analytics.transcription.faster_whisper import FasterWhisperOptions, FasterW
 
 __all__ = [
     "ENGINES",
+    "ENGINE_NAMES",
     "CallTranscriber",
     "ChannelTranscript",
     "EngineTranscript",
@@ -63,6 +64,8 @@ FACTORIES: dict[str, Callable[[Settings], CallTranscriber]] = {
     "faster-whisper": _faster_whisper,
 }
 ENGINES = tuple(FACTORIES)
+#: Every engine name the settings accept (some need an optional extra installed).
+ENGINE_NAMES = ("faster-whisper", "assemblyai", "openai-whisper")
 
 
 def make_transcriber(settings: Settings) -> CallTranscriber:

@@ -34,11 +34,23 @@ def test_analyze_json_prints_utterances_interleaved_in_time(tmp_path: Path) -> N
     audio = sample_audio("angry_unresolved")
     proc = subprocess.run(
         [sys.executable, "-m", "flows.cli", "analyze", str(audio), "--json"],
-        capture_output=True, text=True, cwd=ROOT, timeout=300, check=True,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+        check=True,
+    )
     data = json.loads(proc.stdout)
-    for key in ("call_id", "duration_s", "channels", "sample_rate", "language", "engine",
-                "model", "utterances"):  # fmt: skip
+    for key in (
+        "call_id",
+        "duration_s",
+        "channels",
+        "sample_rate",
+        "language",
+        "engine",
+        "model",
+        "utterances",
+    ):
         assert key in data
     side = sample_sidecar("angry_unresolved")
     assert data["call_id"] == side["call_id"] and data["channels"] == 2
@@ -88,3 +100,38 @@ def test_settings_never_print_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     result = CliRunner().invoke(main, ["settings"])
     assert result.exit_code == 0
     assert "hunter2" not in result.output and "**" in result.output
+
+
+@pytest.mark.slow
+def test_engine_and_model_options_reach_the_pipeline(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        main,
+        [
+            "analyze",
+            str(sample_audio("wrong_number")),
+            "--json",
+            "--model",
+            "base",
+            "--language",
+            "en",
+            "--beam-size",
+            "2",
+            "--hotwords",
+            "Northwind",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["engine"] == "faster-whisper" and data["model"] == "base"
+    assert data["params"]["beam_size"] == 2 and data["params"]["hotwords"] == "Northwind"
+    assert data["params"]["language"] == "en" and data["language"] == "en"
+    assert len(data["lineage"]["model_sha256"]) == 64
+
+
+def test_an_unknown_model_is_a_clean_cli_error() -> None:
+    result = CliRunner().invoke(
+        main, ["analyze", str(sample_audio("wrong_number")), "--model", "huge-v9"]
+    )
+    assert result.exit_code == 1
+    assert "huge-v9" in result.output and "tiny.en" in result.output
+    assert "Traceback" not in result.output
