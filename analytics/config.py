@@ -56,7 +56,7 @@ class Settings(BaseSettings):
     )
     device: str = Field("cpu", description="cpu or cuda.")
     compute_type: str = Field("int8", description="CTranslate2 compute type.")
-    cpu_threads: int = Field(0, description="Threads per model; 0 lets CTranslate2 pick.")
+    cpu_threads: int = Field(0, description="Threads per model worker; 0 = cores / workers.")
     beam_size: int = Field(5, description="Beam size for decoding.")
     batch_size: int = Field(
         0, description="faster-whisper BatchedInferencePipeline batch size; 0 = sequential."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 from analytics.config import Settings
@@ -30,12 +31,17 @@ __all__ = [
 
 
 def faster_whisper_options(settings: Settings) -> FasterWhisperOptions:
+    """Engine options from settings. With several workers, the model gets that many
+    CTranslate2 workers sharing the cores (bench/engines.py: 2 calls in flight with one
+    thread each beat one call with two threads by 2x on 2 cores)."""
+    workers = max(1, settings.workers)
+    threads = settings.cpu_threads or max(1, (os.cpu_count() or 1) // workers)
     return FasterWhisperOptions(
         model=settings.model,
         device=settings.device,
         compute_type=settings.compute_type,
-        cpu_threads=settings.cpu_threads,
-        num_workers=max(1, settings.workers),
+        cpu_threads=threads,
+        num_workers=workers,
         beam_size=settings.beam_size,
         batch_size=settings.batch_size,
         language=settings.language,
@@ -56,7 +62,10 @@ def faster_whisper_options(settings: Settings) -> FasterWhisperOptions:
 
 
 def _faster_whisper(settings: Settings) -> CallTranscriber:
-    return ChannelCallTranscriber(FasterWhisperTranscriber(faster_whisper_options(settings)))
+    return ChannelCallTranscriber(
+        FasterWhisperTranscriber(faster_whisper_options(settings)),
+        parallel_channels=settings.workers > 1,
+    )
 
 
 #: Engine name -> factory. Cloud and optional engines register here as they are added.
