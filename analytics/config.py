@@ -103,6 +103,11 @@ class Settings(BaseSettings):
         1.0, description="A pause longer than this starts a new utterance."
     )
 
+    # --- rules ---------------------------------------------------------------------------
+    rules_path: Path = Field(
+        Path("config/categories.yaml"), description="Category rules applied to every call."
+    )
+
     # --- flows --------------------------------------------------------------------------
     workers: int = Field(2, description="Calls processed concurrently in one flow run.")
     task_retries: int = Field(2, description="Retries for transient errors per call.")

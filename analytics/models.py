@@ -134,6 +134,8 @@ class CallResult:
     native: dict[str, Any] = field(default_factory=dict)
     #: The engine's own job id (e.g. an AssemblyAI transcript id).
     engine_job_id: str | None = None
+    #: Conversation metrics (``analytics.enrich.metrics.CallMetrics.to_dict()``).
+    metrics: dict[str, Any] | None = None
 
     @property
     def words(self) -> list[Word]:

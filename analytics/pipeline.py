@@ -14,6 +14,7 @@ from analytics import PIPELINE_VERSION
 from analytics.align import build_utterances
 from analytics.audio import decode
 from analytics.config import Settings
+from analytics.enrich.metrics import compute_metrics, utterance_loudness
 from analytics.models import CallMetadata, CallResult, RecordingRef
 from analytics.sources import RecordingSource, open_source, split_object_uri
 from analytics.transcription import CallTranscriber, make_transcriber
@@ -61,6 +62,8 @@ def process_call(
     audio = decode(path, name=source_uri)
     out = transcriber.transcribe_call(audio, metadata, Media(Path(path), media_url))
     utterances = build_utterances(out.streams, options.utterance_gap_s)
+    loudness = utterance_loudness(utterances, audio)
+    metrics = compute_metrics(utterances, audio.duration_s, loudness=loudness)
     params = {**transcriber.params(), "utterance_gap_s": options.utterance_gap_s}
     billed_s = out.billed_s or audio.duration_s
     elapsed = time.perf_counter() - t0
@@ -94,6 +97,7 @@ def process_call(
         cost_usd=round(billed_s / 60 * options.price_per_minute, 6),
         native=out.native,
         engine_job_id=out.job_id,
+        metrics=metrics.to_dict(),
     )
 
 

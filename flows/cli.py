@@ -215,6 +215,49 @@ def migrate(warehouse: Path | None) -> None:
 
 
 @main.command()
+@click.option(
+    "--rules",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    default=None,
+    help="Rule file (default: CALLSCOPE_RULES_PATH).",
+)
+@click.option("--warehouse", type=click.Path(path_type=Path), default=None)
+def categorize(rules: Path | None, warehouse: Path | None) -> None:
+    """Re-apply the category rules to every past call from stored data (no transcription).
+
+    Edit config/categories.yaml (or pass --rules), run this, and every call's categories
+    reflect the new rules; prints how many calls fall in each category.
+    """
+    from analytics.enrich.rules import load_rules
+    from analytics.warehouse import Warehouse
+    from analytics.warehouse.enrichment import categorize_all
+
+    cfg = Settings()
+    try:
+        ruleset = load_rules(rules or cfg.rules_path)
+        wh = Warehouse(warehouse or cfg.warehouse)
+        wh.migrate()
+        counts = categorize_all(wh, ruleset)
+    except CallscopeError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"rules version {ruleset.version}; calls per category:")
+    for name, n in counts.items():
+        click.echo(f"  {name:<28} {n}")
+
+
+@main.command("recompute-metrics")
+@click.option("--warehouse", type=click.Path(path_type=Path), default=None)
+def recompute_metrics_cmd(warehouse: Path | None) -> None:
+    """Recompute conversation metrics of every current analysis from stored words."""
+    from analytics.warehouse import Warehouse
+    from analytics.warehouse.enrichment import recompute_metrics
+
+    wh = Warehouse(warehouse or Settings().warehouse)
+    wh.migrate()
+    click.echo(f"recomputed metrics of {recompute_metrics(wh)} calls in {wh.path}")
+
+
+@main.command()
 def settings() -> None:
     """Print the effective settings (secrets masked) as JSON."""
     click.echo(json.dumps(Settings().model_dump(mode="json"), indent=2))

@@ -19,6 +19,7 @@ from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from analytics.config import Settings
+from analytics.enrich.rules import RuleSet, load_rules
 from analytics.errors import CallscopeError
 from analytics.models import CallResult, RecordingRef
 from analytics.pipeline import PipelineOptions, process_ref
@@ -75,7 +76,9 @@ def process_recording(
         return CallFailure(exc.stage, type(exc).__name__, str(exc))
 
 
-def _land(wh: Warehouse, run_id: str, fut: PrefectFuture[Any], ref: RecordingRef) -> float | None:
+def _land(
+    wh: Warehouse, run_id: str, fut: PrefectFuture[Any], ref: RecordingRef, ruleset: RuleSet
+) -> float | None:
     """Land one finished task (the flow is the only writer). Returns audio seconds, or
     None when the call failed and a call_errors row was written instead."""
     retryable = False
@@ -86,7 +89,7 @@ def _land(wh: Warehouse, run_id: str, fut: PrefectFuture[Any], ref: RecordingRef
         retryable = True
     if isinstance(outcome, CallResult):
         try:
-            wh.land(outcome, run_id=run_id)
+            wh.land(outcome, run_id=run_id, ruleset=ruleset)
             return outcome.duration_s
         except CallscopeError as exc:
             outcome = CallFailure(exc.stage, type(exc).__name__, str(exc))
@@ -131,6 +134,7 @@ def nightly_ingest(
     t0 = time.perf_counter()
     wh = Warehouse(cfg.warehouse)
     wh.migrate()
+    ruleset = load_rules(cfg.rules_path)  # a bad rule file stops the run before any work
     refs = list(open_source(uri, cfg).list(since=since))
     known = wh.known_objects()
     todo = [r for r in refs if (r.uri, r.etag) not in known]
@@ -160,7 +164,7 @@ def nightly_ingest(
         fut = next(as_completed(list(pending)))
         ref = pending.pop(fut)
         submit_next()
-        landed = _land(wh, run_id, fut, ref)
+        landed = _land(wh, run_id, fut, ref, ruleset)
         if landed is None:
             failed += 1
         else:

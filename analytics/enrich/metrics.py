@@ -44,7 +44,7 @@ class MetricsOptions:
     hold_threshold_s: float = 20.0
     #: B interrupts A when B starts at least 0.2 s before A ends; less is turn-taking jitter.
     min_overlap_s: float = 0.2
-    #: One speaker's utterances 1.5 s apart or closer, nobody else speaking in the gap,
+    #: One speaker's utterances less than 1.5 s apart, nobody else speaking in the gap,
     #: form one monologue.
     monologue_gap_s: float = 1.5
     #: The customer's sentiment trend is "stable" while |last - first| stays below 0.1
@@ -158,6 +158,8 @@ class CallMetrics(_Record):
     latency_median_s: float | None
     latency_p90_s: float | None
     utterance_sentiment: tuple[UtteranceSentiment, ...]
+    #: Customer sentiment, first vs last quarter with customer speech; None without a
+    #: customer role or when the customer spoke in one quarter only.
     customer_trend: SentimentTrend | None
     #: Stored per-utterance loudness (dBFS), aligned with the input utterances.
     utterance_loudness: tuple[float | None, ...]
@@ -310,6 +312,7 @@ def compute_metrics(
 ) -> CallMetrics:
     """All conversation metrics of one call. Pure: no audio, no I/O.
 
+    ``duration_s`` <= 0 means unknown: the call then ends with its last utterance.
     ``loudness`` is the stored per-utterance loudness (:func:`utterance_loudness`), aligned
     with ``utterances``; without it speaker loudness is None.
     """
@@ -318,7 +321,8 @@ def compute_metrics(
     if loudness is not None and len(loudness) != len(utts):
         raise ConfigError(f"loudness has {len(loudness)} values for {len(utts)} utterances")
     loud = tuple(loudness) if loudness is not None else tuple(None for _ in utts)
-    duration = max(float(duration_s), 0.0)
+    # Without a duration (unknown or zero), the call ends with its last utterance.
+    duration = float(duration_s) if duration_s > 0 else max((u.end for u in utts), default=0.0)
     order = sorted(range(len(utts)), key=lambda i: (utts[i].start, utts[i].end, utts[i].speaker))
     ordered = [utts[i] for i in order]
 
@@ -335,8 +339,7 @@ def compute_metrics(
     lat = np.asarray(latencies, dtype=float)  # percentiles: numpy's default, linear
 
     # Sentiment per utterance, placed in the quarter holding its midpoint.
-    span = duration if duration > 0 else max((u.end for u in utts), default=0.0)
-    quarter_len = span / 4 if span > 0 else 1.0
+    quarter_len = duration / 4 if duration > 0 else 1.0
     scores: list[UtteranceSentiment] = []
     for i, u in enumerate(utts):
         sent = score_text(u.text)

@@ -14,13 +14,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
 from analytics.errors import WarehouseError
 from analytics.models import CallResult
 from analytics.warehouse.migrations import MIGRATIONS
+
+if TYPE_CHECKING:
+    from analytics.enrich.rules import RuleSet
 
 log = logging.getLogger(__name__)
 
@@ -199,8 +202,13 @@ class Warehouse:
             )
 
     # --- landing ---------------------------------------------------------------------------
-    def land(self, result: CallResult, run_id: str | None = None) -> str | None:
+    def land(
+        self, result: CallResult, run_id: str | None = None, ruleset: RuleSet | None = None
+    ) -> str | None:
         """Write one call's whole result in one transaction and make it current.
+
+        With a ``ruleset``, the call's categories are applied and stored in the same
+        transaction (``callscope categorize`` re-applies rules to past calls later).
 
         Returns the new analysis id, or None when the same lineage had already landed
         (a re-run lands nothing twice).
@@ -312,6 +320,7 @@ class Warehouse:
                         " word, start_s, end_s, prob) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         word_rows,
                     )
+                self._land_enrichment(con, analysis_id, result, ruleset)
         except duckdb.Error as exc:
             raise WarehouseError(f"landing call {result.call_id} failed: {exc}") from exc
         log.info(
@@ -322,6 +331,29 @@ class Warehouse:
             len(words),
         )
         return analysis_id
+
+    @staticmethod
+    def _land_enrichment(
+        con: duckdb.DuckDBPyConnection,
+        analysis_id: str,
+        result: CallResult,
+        ruleset: RuleSet | None,
+    ) -> None:
+        """Metrics and categories of a new analysis, inside the landing transaction."""
+        from analytics.enrich.rules import apply_rules
+        from analytics.warehouse.enrichment import (
+            metrics_from_dict,
+            write_category_matches,
+            write_metrics,
+        )
+
+        if result.metrics is None:
+            return
+        metrics = metrics_from_dict(result.metrics)
+        write_metrics(con, analysis_id, result.call_id, metrics)
+        if ruleset is not None:
+            matches = apply_rules(ruleset, list(result.utterances), metrics, None)
+            write_category_matches(con, analysis_id, result.call_id, matches, ruleset.version)
 
     def record_error(
         self,

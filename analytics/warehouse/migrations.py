@@ -114,9 +114,10 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         2,
         "conversation metrics, sentiment, categories",
-        # Per-utterance loudness is a table, not a column of utterances: Warehouse.land
-        # inserts utterances positionally, so a new column would break landing.
+        # Per-utterance loudness is a nullable column of utterances (landing names its
+        # columns); the metrics writer fills it.
         """
+        ALTER TABLE utterances ADD COLUMN loudness_dbfs DOUBLE;
         CREATE TABLE call_metrics (
             analysis_id              VARCHAR PRIMARY KEY,
             call_id                  VARCHAR NOT NULL,
@@ -186,13 +187,6 @@ MIGRATIONS: tuple[Migration, ...] = (
             score         DOUBLE NOT NULL,
             label         VARCHAR NOT NULL,
             engine        VARCHAR NOT NULL,
-            PRIMARY KEY (analysis_id, utterance_idx)
-        );
-        CREATE TABLE utterance_loudness (
-            analysis_id   VARCHAR NOT NULL,
-            call_id       VARCHAR NOT NULL,
-            utterance_idx INTEGER NOT NULL,
-            loudness_dbfs DOUBLE,
             PRIMARY KEY (analysis_id, utterance_idx)
         );
         CREATE TABLE category_matches (

@@ -97,6 +97,22 @@ def test_nightly_ingest_end_to_end(
     assert wer(ref["text"], " ".join(u.text for u in landed)) <= 0.35
     assert role_attribution(ref["turns"], landed).accuracy >= 0.90
 
+    # conversation metrics and categories landed with the call, in the same transaction
+    with connect_read_only(env.warehouse) as con:
+        n_metrics = con.execute("SELECT count(*) FROM current_call_metrics").fetchone()
+        talk = con.execute(
+            "SELECT role, talk_s FROM current_speaker_metrics"
+            " WHERE call_id = 'billing_resolved' ORDER BY role"
+        ).fetchall()
+    assert n_metrics == (3,)
+    ref_talk = {
+        r: sum(t["end"] - t["start"] for t in ref["turns"] if t["role"] == r)
+        for r in ("agent", "customer")
+    }
+    assert [r for r, _ in talk] == ["agent", "customer"]
+    for role, talk_s in talk:
+        assert talk_s == pytest.approx(ref_talk[role], rel=0.15)
+
     # a second run finds nothing new and lands nothing twice
     again = nightly_ingest(source=source)
     assert (again["processed"], again["failed"], again["skipped"]) == (0, 0, 4)
@@ -118,6 +134,53 @@ def test_nightly_ingest_end_to_end(
             " WHERE c.call_id = 'wrong_number'"
         ).fetchone()
     assert n == (2,) and cur == (True,)
+
+
+def test_changing_a_rule_recategorizes_past_calls_without_transcribing(
+    prefect_harness: None,
+    env: Settings,
+    s3_client: Any,
+    bucket: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from click.testing import CliRunner
+
+    from flows.cli import main
+    from flows.ingest import nightly_ingest
+
+    _upload(s3_client, bucket, ["billing_resolved", "wrong_number"])
+    nightly_ingest(source=f"s3://{bucket}/calls/")
+
+    def _no_transcribing(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("categorize must not transcribe")
+
+    monkeypatch.setattr("analytics.transcription.faster_whisper.load_model", _no_transcribing)
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "version: 7\ncategories:\n"
+        "  - name: mentions_refund\n    any:\n"
+        "      - {kind: phrase, any_of: [refund]}\n"
+        "  - name: short_call\n    all:\n"
+        "      - {kind: metric, name: duration_s, op: '<', value: 40}\n"
+    )
+    out = CliRunner().invoke(main, ["categorize", "--rules", str(rules)])
+    assert out.exit_code == 0, out.output
+    assert "rules version 7" in out.output
+
+    def matches() -> set[tuple[str, str]]:
+        with connect_read_only(env.warehouse) as con:
+            rows = con.execute("SELECT call_id, category FROM current_category_matches").fetchall()
+        return {(c, k) for c, k in rows}
+
+    assert matches() == {("billing_resolved", "mentions_refund"), ("wrong_number", "short_call")}
+    rules.write_text(rules.read_text().replace("value: 40", "value: 400").replace("7", "8", 1))
+    assert CliRunner().invoke(main, ["categorize", "--rules", str(rules)]).exit_code == 0
+    assert matches() == {
+        ("billing_resolved", "mentions_refund"),
+        ("billing_resolved", "short_call"),
+        ("wrong_number", "short_call"),
+    }
 
 
 def test_limit_and_empty_source(
