@@ -4,7 +4,8 @@ Usage: python bench/transcribe.py FILE [--runs 5] [--model tiny.en]
 
 "Raw" is what a user would write by hand for the same output: faster-whisper's own
 decode_audio (split per channel for stereo) and WhisperModel.transcribe on each channel
-with the same options (beam, VAD, word timestamps), consuming every segment. Both use the
+with exactly the same options (beam, VAD, guards, word timestamps), consuming every
+segment. process_call adds PyAV decoding, utterance building and conversation metrics. Both use the
 same loaded model. Prints medians and the ratio process_call / raw.
 """
 
@@ -23,6 +24,7 @@ from faster_whisper import decode_audio
 
 from analytics.models import CallMetadata
 from analytics.pipeline import process_call
+from analytics.transcription.channels import ChannelCallTranscriber
 from analytics.transcription.faster_whisper import (
     FasterWhisperOptions,
     FasterWhisperTranscriber,
@@ -35,10 +37,8 @@ def raw_faster_whisper(path: Path, t: FasterWhisperTranscriber, channels: int) -
     parts = list(audio) if channels == 2 else [audio]
     n = 0
     for part in parts:
-        segments, _ = t.model.transcribe(
-            part, language="en", beam_size=o.beam_size, word_timestamps=True,
-            vad_filter=o.vad_filter, condition_on_previous_text=o.condition_on_previous_text,
-        )  # fmt: skip
+        language = o.language or ("en" if not t.multilingual else None)
+        segments, _ = t.model.transcribe(part, **t.transcribe_kwargs(language))
         n += sum(len(s.words or ()) for s in segments)
     return n
 
@@ -52,8 +52,9 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
 
     t = FasterWhisperTranscriber(FasterWhisperOptions(model=args.model))
+    engine = ChannelCallTranscriber(t)
     md = CallMetadata(args.file.stem)
-    warm = process_call(args.file, transcriber=t, metadata=md, source_uri=str(args.file))
+    warm = process_call(args.file, transcriber=engine, metadata=md, source_uri=str(args.file))
     raw_s: list[float] = []
     ours_s: list[float] = []
     for i in range(args.runs):
@@ -65,7 +66,7 @@ def main() -> None:
                 raw_faster_whisper(args.file, t, warm.channels)
                 raw_s.append(time.perf_counter() - t0)
             else:
-                process_call(args.file, transcriber=t, metadata=md, source_uri=str(args.file))
+                process_call(args.file, transcriber=engine, metadata=md, source_uri=str(args.file))
                 ours_s.append(time.perf_counter() - t0)
     raw_med, ours_med = statistics.median(raw_s), statistics.median(ours_s)
     audio = warm.duration_s
@@ -73,8 +74,10 @@ def main() -> None:
         ("raw faster-whisper", raw_med, min(raw_s), max(raw_s)),
         ("process_call", ours_med, min(ours_s), max(ours_s)),
     ]
-    print(f"file: {args.file}  ({audio:.1f} s audio, {warm.channels} ch, model {args.model}, "
-          f"{args.runs} runs each, median)")  # fmt: skip
+    print(
+        f"file: {args.file}  ({audio:.1f} s audio, {warm.channels} ch, model {args.model}, "
+        f"{args.runs} runs each, median)"
+    )
     print(f"{'':20s} {'median s':>9s} {'min s':>7s} {'max s':>7s} {'RTF':>7s}")
     for name, med, lo, hi in rows:
         print(f"{name:20s} {med:9.2f} {lo:7.2f} {hi:7.2f} {med / audio:7.3f}")

@@ -153,7 +153,21 @@ class FasterWhisperTranscriber:
             language, language_prob = o.language, 1.0
         else:
             language, language_prob = self.detect_language(audio)
-        kwargs: dict[str, Any] = dict(
+        kwargs = self.transcribe_kwargs(language)
+        try:
+            if self._batched is not None:
+                segments, _ = self._batched.transcribe(audio, batch_size=o.batch_size, **kwargs)
+            else:
+                segments, _ = self.model.transcribe(audio, **kwargs)
+            segments = list(segments)
+        except (RuntimeError, ValueError) as exc:
+            raise TranscriptionError(f"faster-whisper failed: {exc}") from exc
+        return self._to_channel_transcript(segments, language, language_prob)
+
+    def transcribe_kwargs(self, language: str | None) -> dict[str, Any]:
+        """Keyword arguments for ``WhisperModel.transcribe`` from the options."""
+        o = self.options
+        return dict(
             language=language,
             beam_size=o.beam_size,
             word_timestamps=True,
@@ -168,14 +182,11 @@ class FasterWhisperTranscriber:
             compression_ratio_threshold=o.compression_ratio_threshold,
             hallucination_silence_threshold=o.hallucination_silence_threshold,
         )
-        try:
-            if self._batched is not None:
-                segments, _ = self._batched.transcribe(audio, batch_size=o.batch_size, **kwargs)
-            else:
-                segments, _ = self.model.transcribe(audio, **kwargs)
-            segments = list(segments)
-        except (RuntimeError, ValueError) as exc:
-            raise TranscriptionError(f"faster-whisper failed: {exc}") from exc
+
+    @staticmethod
+    def _to_channel_transcript(
+        segments: list[Any], language: str | None, language_prob: float | None
+    ) -> ChannelTranscript:
         words: list[Word] = []
         spans: list[tuple[float, float]] = []
         for seg in segments:
