@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     model_download: bool = Field(
         False, description="Allow hub downloads of models that are not installed (online only)."
     )
+    openai_whisper_download_root: Path = Field(
+        Path("data/cache/openai-whisper"),
+        description="Where openai-whisper looks for official <name>.pt checkpoints.",
+    )
     device: str = Field("cpu", description="cpu or cuda.")
     compute_type: str = Field("int8", description="CTranslate2 compute type.")
     cpu_threads: int = Field(0, description="Threads per model worker; 0 = cores / workers.")
@@ -101,6 +105,27 @@ class Settings(BaseSettings):
     # --- alignment --------------------------------------------------------------------
     utterance_gap_s: float = Field(
         1.0, description="A pause longer than this starts a new utterance."
+    )
+
+    # --- diarization ------------------------------------------------------------------
+    diarizer: str = Field(
+        "auto",
+        description="Who spoke when: auto (channels for stereo, clustering for mono),"
+        " clustering, channels, engine (the engine's speaker labels), pyannote, none.",
+    )
+    diarization_speakers: int | None = Field(
+        None, description="Force the number of speakers; unset detects it."
+    )
+    diarization_min_speakers: int = Field(1, description="Fewest speakers to detect.")
+    diarization_max_speakers: int = Field(4, description="Most speakers to detect.")
+    role_assigner: str = Field(
+        "heuristic", description="How speakers get agent/customer roles: heuristic."
+    )
+    pyannote_pipeline: Path | None = Field(
+        None, description="Local pyannote.audio pipeline directory (diarizer=pyannote)."
+    )
+    hf_token: SecretStr | None = Field(
+        None, description="Hugging Face token for pyannote's hub pipeline (online only)."
     )
 
     # --- rules ---------------------------------------------------------------------------
@@ -156,6 +181,56 @@ class Settings(BaseSettings):
         0.60,
         description="USD per million output tokens (gpt-4o-mini list price; claude-haiku-4-5:"
         " 5.00 when left unset with the anthropic engine).",
+    )
+
+    # --- assemblyai ------------------------------------------------------------------
+    assemblyai_api_key: SecretStr | None = Field(
+        None, description="AssemblyAI API key (engine=assemblyai); never logged."
+    )
+    assemblyai_base_url: str = Field(
+        "https://api.assemblyai.com",
+        description="AssemblyAI API root; https://api.eu.assemblyai.com keeps data in the EU.",
+    )
+    assemblyai_speech_model: str | None = Field(
+        None,
+        description="Speech model sent as speech_models=[...] (e.g. universal-3-pro,"
+        " universal-2); unset uses the API's default (lineage model name: universal).",
+    )
+    assemblyai_speaker_labels: bool = Field(
+        True, description="Mono calls: let AssemblyAI tell speakers apart (speaker_labels)."
+    )
+    assemblyai_speakers_expected: int | None = Field(
+        None, description="Mono calls: number of speakers to expect; unset lets the API decide."
+    )
+    assemblyai_language_detection: bool = Field(
+        True, description="Detect the language; CALLSCOPE_LANGUAGE, when set, forces it instead."
+    )
+    assemblyai_word_boost: tuple[str, ...] = Field(
+        (),
+        description="Custom vocabulary (product and company names), sent as keyterms_prompt.",
+    )
+    assemblyai_redact_pii: bool = Field(
+        False, description="Have AssemblyAI redact PII in the transcript it returns."
+    )
+    assemblyai_sentiment: bool = Field(
+        True, description="Per-sentence sentiment from AssemblyAI (kept in analyses.native)."
+    )
+    assemblyai_entities: bool = Field(
+        True, description="Entity detection from AssemblyAI (kept in analyses.native)."
+    )
+    assemblyai_summarization: bool = Field(
+        True, description="A call summary from AssemblyAI Speech Understanding summarization."
+    )
+    assemblyai_poll_interval_s: float = Field(
+        3.0, description="Seconds between polling rounds over all pending transcripts."
+    )
+    assemblyai_poll_timeout_s: float = Field(
+        1800,
+        description="Give up polling after this long (a transient error; the next run resumes"
+        " the same transcript id).",
+    )
+    assemblyai_max_retries: int = Field(
+        4, description="Retries per API request on 429, 5xx and network errors (backoff)."
     )
 
     def price_per_minute(self, engine: str) -> float:

@@ -55,3 +55,11 @@ class WarehouseError(CallscopeError):
     """The DuckDB warehouse could not be opened, migrated or written."""
 
     stage = "land"
+
+
+class InsightsError(CallscopeError):
+    """Call insights failed (LLM refusal, invalid output after one repair, API error).
+
+    The transcript still lands; the caller records a failed insights row."""
+
+    stage = "insights"

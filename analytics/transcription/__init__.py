@@ -68,9 +68,43 @@ def _faster_whisper(settings: Settings) -> CallTranscriber:
     )
 
 
+def _openai_whisper(settings: Settings) -> CallTranscriber:
+    # imported here so the optional extra is only needed when this engine is selected
+    from analytics.transcription.openai_whisper import (
+        OpenAIWhisperOptions,
+        OpenAIWhisperTranscriber,
+    )
+
+    options = OpenAIWhisperOptions(
+        checkpoint=settings.model,
+        device=settings.device,
+        beam_size=settings.beam_size,
+        language=settings.language,
+        temperatures=tuple(settings.temperatures),
+        no_speech_threshold=settings.no_speech_threshold,
+        logprob_threshold=settings.log_prob_threshold,
+        compression_ratio_threshold=settings.compression_ratio_threshold,
+        hallucination_silence_threshold=settings.hallucination_silence_threshold,
+        initial_prompt=settings.initial_prompt,
+        download_root=settings.openai_whisper_download_root,
+        allow_download=settings.model_download,
+    )
+    # One model per process and whisper decodes one window at a time: channels in sequence.
+    return ChannelCallTranscriber(OpenAIWhisperTranscriber(options))
+
+
 #: Engine name -> factory. Cloud and optional engines register here as they are added.
+def _assemblyai(settings: Settings) -> CallTranscriber:
+    # imported here so the optional extra is only needed when this engine is selected
+    from analytics.transcription.assemblyai import make_assemblyai_transcriber
+
+    return make_assemblyai_transcriber(settings)
+
+
 FACTORIES: dict[str, Callable[[Settings], CallTranscriber]] = {
     "faster-whisper": _faster_whisper,
+    "assemblyai": _assemblyai,
+    "openai-whisper": _openai_whisper,
 }
 ENGINES = tuple(FACTORIES)
 #: Every engine name the settings accept (some need an optional extra installed).

@@ -263,6 +263,29 @@ MIGRATIONS: tuple[Migration, ...] = (
         """,
     ),
     Migration(
+        4,
+        "engine jobs for cloud transcription",
+        # One row per cloud job, keyed by the object version and the options that shape the
+        # output, so a job is submitted once and resumed by id after a crash or a poll
+        # timeout. etag is '' when the source has none. status: the engine's last-seen
+        # status (queued | processing | completed | error); a job in error is resubmitted
+        # only for a new etag (a new row).
+        """
+        CREATE TABLE engine_jobs (
+            engine       VARCHAR NOT NULL,
+            source_uri   VARCHAR NOT NULL,
+            etag         VARCHAR NOT NULL,
+            params_key   VARCHAR NOT NULL,
+            job_id       VARCHAR NOT NULL,
+            status       VARCHAR NOT NULL,
+            submitted_at TIMESTAMPTZ NOT NULL,
+            updated_at   TIMESTAMPTZ NOT NULL,
+            error        VARCHAR,
+            UNIQUE (engine, source_uri, etag, params_key)
+        );
+        """,
+    ),
+    Migration(
         5,
         "analysis lineage: model checksum, billed minutes, cost, engine job id",
         """
