@@ -34,6 +34,9 @@ class Utterance:
     words: tuple[Word, ...]
     #: Source channel for stereo recordings; None for mono.
     channel: int | None = None
+    #: How sure the role is, in [0, 1]: 1.0 from the sidecar's channel_roles, a heuristic
+    #: score for diarized speakers, None when no role was assigned.
+    role_confidence: float | None = None
 
     @property
     def confidence(self) -> float:
@@ -121,7 +124,8 @@ class CallResult:
     params: dict[str, Any]
     metadata: CallMetadata
     utterances: tuple[Utterance, ...]
-    #: How speakers were told apart: "channels" (stereo) or "none" (mono, one speaker).
+    #: How speakers were told apart: "channels" (stereo), "clustering" (mono, voice
+    #: embeddings), "engine" (the engine's labels), "pyannote" or "none" (one speaker).
     diarization: str = "none"
     processing_s: float = 0.0
     created_at: datetime = field(default_factory=lambda: datetime.now().astimezone())
@@ -184,6 +188,7 @@ class CallResult:
                 text=u["text"],
                 words=tuple(Word(**w) for w in u["words"]),
                 channel=u.get("channel"),
+                role_confidence=u.get("role_confidence"),
             )
             for u in data["utterances"]
         )

@@ -7,14 +7,27 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from analytics import PIPELINE_VERSION
 from analytics.align import build_utterances
 from analytics.audio import decode
 from analytics.config import Settings
+from analytics.diarization import (
+    DiarizationError,
+    DiarizationResult,
+    Diarizer,
+    HeuristicRoleAssigner,
+    RoleAssigner,
+    RoleGuess,
+    assign_roles,
+    make_diarizer,
+    make_role_assigner,
+)
 from analytics.enrich.metrics import compute_metrics, utterance_loudness
+from analytics.errors import CallscopeError
 from analytics.models import CallMetadata, CallResult, RecordingRef
 from analytics.sources import RecordingSource, open_source, split_object_uri
 from analytics.transcription import CallTranscriber, make_transcriber
@@ -23,7 +36,15 @@ from analytics.transcription.channels import UNKNOWN_SPEAKER
 
 log = logging.getLogger(__name__)
 
-__all__ = ["UNKNOWN_SPEAKER", "PipelineOptions", "analyze", "process_call", "process_ref"]
+__all__ = [
+    "UNKNOWN_SPEAKER",
+    "PipelineOptions",
+    "ProcessedCall",
+    "analyze",
+    "process_call",
+    "process_call_detailed",
+    "process_ref",
+]
 
 
 @dataclass(frozen=True)
@@ -34,13 +55,30 @@ class PipelineOptions:
     utterance_gap_s: float = 1.0
     #: Price of one billed audio minute for this engine (cost lineage), in USD.
     price_per_minute: float = 0.0
+    #: Who spoke when, applied after transcription; None keeps the engine's speaker
+    #: streams (mono: one "unknown" speaker). ``from_settings`` builds the configured one.
+    diarizer: Diarizer | None = None
+    #: Roles for diarized speakers that the sidecar does not give.
+    role_assigner: RoleAssigner = field(default_factory=HeuristicRoleAssigner)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PipelineOptions:
         return cls(
             utterance_gap_s=settings.utterance_gap_s,
             price_per_minute=settings.price_per_minute(settings.engine),
+            diarizer=make_diarizer(settings),
+            role_assigner=make_role_assigner(settings),
         )
+
+
+@dataclass(frozen=True)
+class ProcessedCall:
+    """A call result plus what the diarizer found (turns, overlaps) and the role of each
+    speaker; for evaluation and benchmarks (the warehouse stores the result only)."""
+
+    result: CallResult
+    diarization: DiarizationResult | None
+    roles: dict[str, RoleGuess]
 
 
 def process_call(
@@ -52,30 +90,84 @@ def process_call(
     etag: str | None = None,
     options: PipelineOptions | None = None,
     media_url: str | None = None,
+    diarizer: Diarizer | None = None,
 ) -> CallResult:
     """Analyse one local audio file. Raises a CallscopeError subclass naming the stage.
 
     ``media_url`` is a short-lived URL of the same recording for cloud engines.
+    ``diarizer`` (else ``options.diarizer``; neither: none) splits the transcript into
+    speakers and the options' role assigner gives them roles.
     """
+    return process_call_detailed(
+        path,
+        transcriber=transcriber,
+        metadata=metadata,
+        source_uri=source_uri,
+        etag=etag,
+        options=options,
+        media_url=media_url,
+        diarizer=diarizer,
+    ).result
+
+
+def process_call_detailed(
+    path: Path | str,
+    *,
+    transcriber: CallTranscriber,
+    metadata: CallMetadata,
+    source_uri: str,
+    etag: str | None = None,
+    options: PipelineOptions | None = None,
+    media_url: str | None = None,
+    diarizer: Diarizer | None = None,
+) -> ProcessedCall:
+    """:func:`process_call`, also returning the diarization and the speakers' roles."""
     options = options or PipelineOptions()
+    diarizer = diarizer if diarizer is not None else options.diarizer
     t0 = time.perf_counter()
     audio = decode(path, name=source_uri)
     out = transcriber.transcribe_call(audio, metadata, Media(Path(path), media_url))
-    utterances = build_utterances(out.streams, options.utterance_gap_s)
+    params: dict[str, Any] = {**transcriber.params(), "utterance_gap_s": options.utterance_gap_s}
+    streams, method = out.streams, out.diarization
+    found: DiarizationResult | None = None
+    roles: dict[str, RoleGuess] = {}
+    if diarizer is not None:
+        try:
+            found = diarizer.diarize(audio, out, metadata)
+        except CallscopeError:
+            raise
+        except Exception as exc:  # a library failure inside the diarizer: name the stage
+            raise DiarizationError(
+                f"{source_uri}: {diarizer.name} diarization failed: {exc}"
+            ) from exc
+        if found.method != "none":
+            roles = assign_roles(found, metadata, options.role_assigner)
+        streams = tuple(
+            replace(s, role=roles[s.speaker].role) if s.speaker in roles else s
+            for s in found.streams
+        )
+        method = found.method
+        params["diarization"] = {**found.params, "roles": options.role_assigner.name}
+    utterances = build_utterances(streams, options.utterance_gap_s)
+    if roles:
+        utterances = tuple(
+            replace(u, role_confidence=roles[u.speaker].confidence) if u.speaker in roles else u
+            for u in utterances
+        )
     loudness = utterance_loudness(utterances, audio)
     metrics = compute_metrics(utterances, audio.duration_s, loudness=loudness)
-    params = {**transcriber.params(), "utterance_gap_s": options.utterance_gap_s}
     billed_s = out.billed_s or audio.duration_s
     elapsed = time.perf_counter() - t0
     log.info(
-        "call %s: %.1f s audio, %d ch, %d utterances in %.1f s",
+        "call %s: %.1f s audio, %d ch, %d utterances, speakers by %s in %.1f s",
         metadata.call_id,
         audio.duration_s,
         audio.n_channels,
         len(utterances),
+        method,
         elapsed,
     )
-    return CallResult(
+    result = CallResult(
         call_id=metadata.call_id,
         source_uri=source_uri,
         etag=etag,
@@ -90,7 +182,7 @@ def process_call(
         params=params,
         metadata=metadata,
         utterances=utterances,
-        diarization=out.diarization,
+        diarization=method,
         processing_s=round(elapsed, 3),
         lineage=transcriber.lineage(),
         billed_minutes=round(billed_s / 60, 4),
@@ -99,6 +191,7 @@ def process_call(
         engine_job_id=out.job_id,
         metrics=metrics.to_dict(),
     )
+    return ProcessedCall(result, found, roles)
 
 
 def process_ref(
@@ -108,6 +201,7 @@ def process_ref(
     transcriber: CallTranscriber,
     cache_dir: Path,
     options: PipelineOptions | None = None,
+    diarizer: Diarizer | None = None,
 ) -> CallResult:
     """Fetch one listed recording and its sidecar, then run :func:`process_call`."""
     sidecar = source.read_sidecar(ref)
@@ -122,6 +216,7 @@ def process_ref(
         etag=ref.etag,
         options=options,
         media_url=url,
+        diarizer=diarizer,
     )
 
 

@@ -263,5 +263,72 @@ def settings() -> None:
     click.echo(json.dumps(Settings().model_dump(mode="json"), indent=2))
 
 
+@main.command("eval")
+@click.argument(
+    "directory",
+    type=click.Path(path_type=Path, exists=True, file_okay=False),
+    default=Path("data/diarization"),
+    required=False,
+)
+@click.option(
+    "--diarizer",
+    default=None,
+    help="auto, clustering, channels, engine, pyannote or none (default: CALLSCOPE_DIARIZER).",
+)
+@click.option("--speakers", type=int, default=None, help="Force the number of speakers.")
+@click.option("--only", multiple=True, help="Only this call (file stem); repeatable.")
+@click.option(
+    "--collar", type=float, default=0.25, show_default=True, help="DER collar (s) per side."
+)
+@engine_options
+def eval_cmd(
+    directory: Path,
+    diarizer: str | None,
+    speakers: int | None,
+    only: tuple[str, ...],
+    collar: float,
+    **kwargs: Any,
+) -> None:
+    """Run the pipeline over a labelled set and print WER, DER and role accuracy.
+
+    DIRECTORY (default data/diarization) holds recordings with sidecars whose reference
+    turns name speaker, role, start and end. DER: pyannote.metrics, optimal speaker
+    mapping, COLLAR seconds forgiven on each side of reference boundaries, overlap scored.
+    Role accuracy: share of reference speech time whose speaker got the right role.
+    """
+    from analytics.evaluation import evaluate_call, format_scores, labelled_set
+    from analytics.models import CallMetadata
+    from analytics.pipeline import PipelineOptions, process_call_detailed
+    from analytics.transcription import make_transcriber
+
+    overrides = _engine_overrides(kwargs)
+    if diarizer:
+        overrides["diarizer"] = diarizer
+    if speakers:
+        overrides["diarization_speakers"] = speakers
+    calls = labelled_set(directory, only)
+    if not calls:
+        raise click.ClickException(f"{directory}: no recordings with reference turns")
+    try:
+        cfg = _settings(**overrides)
+        transcriber = make_transcriber(cfg)
+        options = PipelineOptions.from_settings(cfg)
+        scores, methods = [], {}
+        for call in calls:
+            md = CallMetadata.from_sidecar(call.sidecar, default_call_id=call.audio.stem)
+            processed = process_call_detailed(
+                call.audio,
+                transcriber=transcriber,
+                metadata=md,
+                source_uri=str(call.audio),
+                options=options,
+            )
+            scores.append(evaluate_call(call, processed, collar_s=collar))
+            methods[scores[-1].call_id] = processed.result.diarization
+    except CallscopeError as exc:
+        raise click.ClickException(f"{exc.stage} failed: {exc}") from exc
+    click.echo(format_scores(scores, methods))
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

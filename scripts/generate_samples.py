@@ -19,6 +19,11 @@ choices use a fixed seed derived per scenario, and Piper runs with zero sampling
 Usage::
 
     .venv/bin/python scripts/generate_samples.py --piper-python /path/to/piper/venv/python
+
+``--set diarization`` writes the labelled mono diarization set instead (scripts in
+``scripts/diarization_calls.py``): four voices (Piper "joe", espeak-ng ``en-us+m3``,
+``en-us+f5``, ``en-us+f3``), listener backchannels, overlapped speech, a voicemail and a
+three-party call, as FLAC in ``data/diarization/``. The default set is unchanged.
 """
 
 from __future__ import annotations
@@ -37,11 +42,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 import av
 import numpy as np
 import numpy.typing as npt
+from diarization_calls import CONVERSATIONS, ROLE_OF, Conversation
 
 log = logging.getLogger("generate_samples")
 
@@ -781,6 +787,141 @@ def render_scenario(
 
 
 # --------------------------------------------------------------------------------------
+# Diarization set (mono, several voices, backchannels and overlapped speech)
+# --------------------------------------------------------------------------------------
+
+#: Voice keys of the diarization set -> espeak-ng variant, speed (wpm), pitch.
+DIARIZATION_ESPEAK = {
+    "espeak-f5": ("en-us+f5", 155, 50),
+    "espeak-f3": ("en-us+f3", 160, 50),
+    "espeak-m3": ("en-us+m3", 150, 45),
+}
+BACKCHANNEL_GAP_S = (0.3, 0.5)  # silence before and after a backchannel
+BACKCHANNEL_LEVEL_DB = -4.0  # listeners answer a little quieter
+OVERLAP_S = (0.3, 1.0)  # a cut-in starts this long before the previous line ends
+DIARIZATION_DURATION_S = (30.0, 75.0)
+
+
+def build_diarization_voices(piper_python: str) -> dict[str, Voice]:
+    """Voices of the diarization set: Piper joe and three espeak-ng variants."""
+    voices: dict[str, Voice] = {"piper-joe": PiperVoice(piper_python)}
+    for key, (variant, speed, pitch) in DIARIZATION_ESPEAK.items():
+        voices[key] = EspeakVoice(voice=variant, speed_wpm=speed, pitch=pitch, name=key)
+    return voices
+
+
+def render_conversation(
+    conv: Conversation, voices: Mapping[str, Voice]
+) -> tuple[FloatArray, list[RefTurn]]:
+    """Render a scripted mono call to (1 x samples float32 at 8 kHz, reference turns).
+
+    Plain turns follow a pause of PAUSE_S; a backchannel sits in a short gap
+    (BACKCHANNEL_GAP_S on both sides); a cut-in starts OVERLAP_S before the previous line
+    ends, so both voices are heard at once.
+    """
+    rng = scenario_rng(conv.name)
+    rate = SAMPLE_RATE
+    cursor = round(float(rng.uniform(*LEAD_IN_S)) * rate)
+    placed: list[tuple[int, str, str, FloatArray]] = []
+    previous_cue = "turn"
+    for line in conv.lines:
+        voice = voices[conv.voices[line.speaker]]
+        raw, raw_rate = voice.synthesize(line.text)
+        audio = trim_silence(resample(raw, raw_rate, rate), rate)
+        level = SPEECH_LEVEL_DBFS
+        if line.cue == "backchannel":
+            level += BACKCHANNEL_LEVEL_DB
+        audio = normalize_speech_level(audio, rate, level)
+        if not placed:
+            start = cursor
+        elif line.cue == "overlap":
+            prev_start, prev_len = placed[-1][0], len(placed[-1][3])
+            back = round(float(rng.uniform(*OVERLAP_S)) * rate)
+            start = max(prev_start + prev_len - back, prev_start + rate // 2)
+        elif line.cue == "backchannel" or previous_cue == "backchannel":
+            start = cursor + round(float(rng.uniform(*BACKCHANNEL_GAP_S)) * rate)
+        else:
+            start = cursor + round(float(rng.uniform(*PAUSE_S)) * rate)
+        placed.append((start, line.speaker, line.text, audio))
+        cursor = max(cursor, start + len(audio))
+        previous_cue = line.cue
+        log.debug("%s: %s %.2fs %r", conv.name, line.speaker, len(audio) / rate, line.text)
+    total = cursor + round(float(rng.uniform(*TAIL_S)) * rate)
+
+    speech = np.zeros((1, total), dtype=np.float32)
+    turns: list[RefTurn] = []
+    for start, speaker, text, audio in placed:
+        speech[0, start : start + len(audio)] += audio
+        turns.append(
+            RefTurn(speaker, ROLE_OF[speaker], start / rate, (start + len(audio)) / rate, text)
+        )
+    audio_out = telephone_channel(speech, rng, rate)
+    return np.clip(audio_out, -1.0, 1.0).astype(np.float32), turns
+
+
+def overlap_regions(turns: Sequence[RefTurn]) -> list[dict[str, object]]:
+    """Stretches where two reference turns of different speakers overlap."""
+    out: list[dict[str, object]] = []
+    ordered = sorted(turns, key=lambda t: (t.start, t.end))
+    for i, a in enumerate(ordered):
+        for b in ordered[i + 1 :]:
+            if b.start >= a.end:
+                break
+            if b.speaker != a.speaker:
+                out.append(
+                    {
+                        "start": round(b.start, 3),
+                        "end": round(min(a.end, b.end), 3),
+                        "speakers": [a.speaker, b.speaker],
+                    }
+                )
+    return out
+
+
+def conversation_sidecar(conv: Conversation, turns: Sequence[RefTurn]) -> dict[str, object]:
+    ordered = sorted(turns, key=lambda t: (t.start, t.end))
+    speakers = {spk: {"role": ROLE_OF[spk], "voice": voice} for spk, voice in conv.voices.items()}
+    return {
+        "call_id": conv.name,
+        "started_at": conv.started_at,
+        "agent_id": conv.agent_id,
+        "direction": conv.direction,
+        "channel_roles": None,
+        "scenario": conv.scenario,
+        "speakers": speakers,
+        "reference": {
+            "text": " ".join(t.text for t in ordered),
+            "turns": [t.to_json() for t in ordered],
+            "overlaps": overlap_regions(ordered),
+        },
+    }
+
+
+def generate_conversation(conv: Conversation, voices: Mapping[str, Voice], out_dir: Path) -> Path:
+    audio, turns = render_conversation(conv, voices)
+    duration = audio.shape[1] / SAMPLE_RATE
+    low, high = DIARIZATION_DURATION_S
+    if not low <= duration <= high:
+        log.warning("%s: duration %.1fs outside %.0f-%.0fs", conv.name, duration, low, high)
+    audio_path = out_dir / f"{conv.name}.flac"
+    write_flac(audio_path, audio, SAMPLE_RATE)
+    meta_path = out_dir / f"{conv.name}.json"
+    meta_path.write_text(
+        json.dumps(conversation_sidecar(conv, turns), indent=2, ensure_ascii=False) + "\n",
+        encoding="utf-8",
+    )
+    log.info(
+        "%s: flac, %d speakers, %.2fs, %d turns, %d bytes",
+        conv.name,
+        len(conv.voices),
+        duration,
+        len(turns),
+        audio_path.stat().st_size,
+    )
+    return audio_path
+
+
+# --------------------------------------------------------------------------------------
 # Writing
 # --------------------------------------------------------------------------------------
 
@@ -871,6 +1012,8 @@ def write_mp3(path: Path, audio: FloatArray, rate: int) -> None:
         )
 
 
+_Named = TypeVar("_Named", Scenario, Conversation)
+
 WRITERS = {"wav": write_wav, "flac": write_flac, "mp3": write_mp3}
 
 
@@ -920,7 +1063,7 @@ def generate(scenario: Scenario, voices: Mapping[str, Voice], out_dir: Path) -> 
     return audio_path
 
 
-def select(scenarios: Iterable[Scenario], only: Sequence[str] | None) -> list[Scenario]:
+def select(scenarios: Iterable[_Named], only: Sequence[str] | None) -> list[_Named]:
     chosen = list(scenarios)
     if not only:
         return chosen
@@ -931,9 +1074,25 @@ def select(scenarios: Iterable[Scenario], only: Sequence[str] | None) -> list[Sc
     return [s for s in chosen if s.name in set(only)]
 
 
+#: Sample sets by name -> default output directory.
+SETS = {"samples": Path("data/samples"), "diarization": Path("data/diarization")}
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--out", type=Path, default=Path("data/samples"), help="output directory")
+    parser.add_argument(
+        "--set",
+        dest="sample_set",
+        choices=sorted(SETS),
+        default="samples",
+        help="which calls: the stereo/mono samples (default) or the mono diarization set",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="output directory (default: data/samples, or data/diarization for that set)",
+    )
     parser.add_argument(
         "--only",
         action="append",
@@ -956,18 +1115,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    scenarios = select(SCENARIOS, args.only)
+    diarization = args.sample_set == "diarization"
     try:
-        voices = build_voices(args.piper_python)
+        voices = (build_diarization_voices if diarization else build_voices)(args.piper_python)
     except (RuntimeError, FileNotFoundError) as exc:
         log.error("cannot set up the TTS voices (is --piper-python right?): %s", exc)
         return 2
     for voice in voices.values():
         log.info("voice %s", voice.describe())
 
-    out_dir: Path = args.out
+    out_dir: Path = args.out or SETS[args.sample_set]
     out_dir.mkdir(parents=True, exist_ok=True)
-    written = [generate(scenario, voices, out_dir) for scenario in scenarios]
+    if diarization:
+        convs = select(CONVERSATIONS, args.only)
+        written = [generate_conversation(conv, voices, out_dir) for conv in convs]
+    else:
+        scenarios = select(SCENARIOS, args.only)
+        written = [generate(scenario, voices, out_dir) for scenario in scenarios]
 
     total_bytes = sum(p.stat().st_size + p.with_suffix(".json").stat().st_size for p in written)
     print(f"wrote {len(written)} call(s) to {out_dir} ({total_bytes / 1e6:.2f} MB)")

@@ -203,7 +203,11 @@ class Warehouse:
 
     # --- landing ---------------------------------------------------------------------------
     def land(
-        self, result: CallResult, run_id: str | None = None, ruleset: RuleSet | None = None
+        self,
+        result: CallResult,
+        run_id: str | None = None,
+        ruleset: RuleSet | None = None,
+        insights: dict[str, Any] | None = None,
     ) -> str | None:
         """Write one call's whole result in one transaction and make it current.
 
@@ -291,8 +295,8 @@ class Warehouse:
                 if result.utterances:
                     con.executemany(
                         "INSERT INTO utterances (analysis_id, call_id, idx, speaker, role,"
-                        " channel, start_s, end_s, text, confidence)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        " channel, start_s, end_s, text, confidence, role_confidence)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         [
                             [
                                 analysis_id,
@@ -305,6 +309,7 @@ class Warehouse:
                                 u.end,
                                 u.text,
                                 u.confidence,
+                                u.role_confidence,
                             ]
                             for i, u in enumerate(result.utterances)
                         ],
@@ -320,7 +325,7 @@ class Warehouse:
                         " word, start_s, end_s, prob) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         word_rows,
                     )
-                self._land_enrichment(con, analysis_id, result, ruleset)
+                self._land_enrichment(con, analysis_id, result, ruleset, insights)
         except duckdb.Error as exc:
             raise WarehouseError(f"landing call {result.call_id} failed: {exc}") from exc
         log.info(
@@ -338,6 +343,7 @@ class Warehouse:
         analysis_id: str,
         result: CallResult,
         ruleset: RuleSet | None,
+        insights: dict[str, Any] | None,
     ) -> None:
         """Metrics and categories of a new analysis, inside the landing transaction."""
         from analytics.enrich.rules import apply_rules
@@ -352,7 +358,7 @@ class Warehouse:
         metrics = metrics_from_dict(result.metrics)
         write_metrics(con, analysis_id, result.call_id, metrics)
         if ruleset is not None:
-            matches = apply_rules(ruleset, list(result.utterances), metrics, None)
+            matches = apply_rules(ruleset, list(result.utterances), metrics, insights)
             write_category_matches(con, analysis_id, result.call_id, matches, ruleset.version)
 
     def record_error(

@@ -11,6 +11,7 @@ import json
 import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 import duckdb
 
@@ -147,3 +148,37 @@ class WarehouseLLMCache:
                     _now(),
                 ],
             )
+
+
+_NATIVE_SCORES = {"POSITIVE": 1.0, "NEUTRAL": 0.0, "NEGATIVE": -1.0}
+
+
+def write_native_insights(
+    con: duckdb.DuckDBPyConnection,
+    analysis_id: str,
+    call_id: str,
+    engine: str,
+    model: str,
+    native: Mapping[str, Any],
+) -> None:
+    """Store what a transcription engine produced itself (e.g. AssemblyAI's summary and
+    sentence sentiment) as an insights row with that engine's lineage (prompt version
+    ``native``). Sentiment is the mean over sentences (+1 / 0 / -1), all speakers."""
+    sentences = native.get("sentiment") or []
+    scores = [_NATIVE_SCORES.get(str(s.get("sentiment", "")).upper()) for s in sentences]
+    known = [s for s in scores if s is not None]
+    score = round(sum(known) / len(known), 4) if known else None
+    label = None
+    if score is not None:
+        label = "positive" if score >= 0.05 else "negative" if score <= -0.05 else "neutral"
+    summary = native.get("summary")
+    if summary is None and score is None and not native.get("entities"):
+        return
+    con.execute(
+        "INSERT OR REPLACE INTO insights (analysis_id, call_id, engine, model, prompt_version,"
+        " summary, customer_sentiment_label, customer_sentiment_score, insights, tokens_in,"
+        " tokens_out, cost_usd, cached, status, created_at)"
+        " VALUES (?, ?, ?, ?, 'native', ?, ?, ?, ?, 0, 0, 0, false, 'ok', ?)",
+        [analysis_id, call_id, engine, model, summary, label, score,
+         json.dumps(dict(native), default=str), _now()],
+    )  # fmt: skip

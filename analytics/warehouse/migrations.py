@@ -296,4 +296,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         ALTER TABLE analyses ADD COLUMN native JSON;
         """,
     ),
+    Migration(
+        6,
+        "role confidence per utterance",
+        """
+        ALTER TABLE utterances ADD COLUMN role_confidence DOUBLE;
+        """,
+    ),
 )

@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 
 from analytics.audio import decode
+from analytics.config import Settings
 from analytics.errors import DecodeError, ModelNotFoundError
 from analytics.evaluation import role_attribution, wer
 from analytics.models import CallMetadata
-from analytics.pipeline import UNKNOWN_SPEAKER, process_call
+from analytics.pipeline import UNKNOWN_SPEAKER, PipelineOptions, process_call
 from analytics.transcription.models import resolve
 from tests.conftest import sample_audio, sample_sidecar
 
@@ -23,7 +24,7 @@ pytestmark = pytest.mark.slow
 STEREO = ["billing_resolved", "angry_unresolved", "sales_outbound"]
 
 
-def _run(name: str, transcriber: Any) -> Any:
+def _run(name: str, transcriber: Any, **kwargs: Any) -> Any:
     side = sample_sidecar(name)
     md = CallMetadata.from_sidecar(side, default_call_id=name)
     return process_call(
@@ -32,6 +33,7 @@ def _run(name: str, transcriber: Any) -> Any:
         metadata=md,
         source_uri=str(sample_audio(name)),
         etag="t",
+        **kwargs,
     )
 
 
@@ -54,12 +56,41 @@ def test_stereo_call_is_accurate_and_attributed_to_the_right_roles(
         assert all(u.start - 0.01 <= w.start <= w.end <= u.end + 0.01 for w in u.words)
 
 
-def test_mono_call_has_one_labelled_unknown_speaker(transcriber: Any) -> None:
-    result = _run("tech_support", transcriber)
+def test_mono_call_without_a_diarizer_has_one_labelled_unknown_speaker(
+    transcriber: Any,
+) -> None:
+    result = _run("tech_support", transcriber, diarizer=None)
     assert result.diarization == "none" and result.channels == 1
     assert {u.speaker for u in result.utterances} == {UNKNOWN_SPEAKER}
     assert {u.role for u in result.utterances} == {None}
+    assert {u.role_confidence for u in result.utterances} == {None}
     assert wer(sample_sidecar("tech_support")["reference"]["text"], result.text) <= 0.35
+
+
+def test_mono_call_with_the_default_diarizer_has_two_speakers_with_roles(
+    transcriber: Any,
+) -> None:
+    pytest.importorskip("resemblyzer")
+    result = _run("tech_support", transcriber, options=PipelineOptions.from_settings(Settings()))
+    ref = sample_sidecar("tech_support")["reference"]
+    assert result.diarization == "clustering" and result.channels == 1
+    assert len({u.speaker for u in result.utterances}) == 2
+    assert {u.role for u in result.utterances} == {"agent", "customer"}
+    assert role_attribution(ref["turns"], result.utterances).accuracy >= 0.90
+    assert wer(ref["text"], result.text) <= 0.35
+
+
+def test_stereo_call_with_the_default_diarizer_keeps_channels_and_sidecar_roles(
+    transcriber: Any,
+) -> None:
+    pytest.importorskip("resemblyzer")
+    options = PipelineOptions.from_settings(Settings())
+    result = _run("billing_resolved", transcriber, options=options)
+    assert result.diarization == "channels"
+    assert {u.speaker for u in result.utterances} == {"ch0", "ch1"}
+    assert {u.role_confidence for u in result.utterances} == {1.0}
+    ref = sample_sidecar("billing_resolved")["reference"]
+    assert role_attribution(ref["turns"], result.utterances).accuracy >= 0.90
 
 
 def test_identical_stereo_channels_are_treated_as_mono(tmp_path: Path, transcriber: Any) -> None:

@@ -105,6 +105,17 @@ def test_nightly_ingest_end_to_end(
             " WHERE call_id = 'billing_resolved' ORDER BY role"
         ).fetchall()
     assert n_metrics == (3,)
+    # the mono call was diarized: two speakers with roles and a stored role confidence
+    with connect_read_only(env.warehouse) as con:
+        mono = con.execute(
+            "SELECT count(DISTINCT speaker), count(DISTINCT role), min(role_confidence)"
+            " FROM current_utterances WHERE call_id = 'wrong_number'"
+        ).fetchone()
+        diar = con.execute(
+            "SELECT diarization FROM current_analyses WHERE call_id = 'wrong_number'"
+        ).fetchone()
+    assert mono is not None and mono[0] == 2 and mono[1] == 2 and mono[2] is not None
+    assert diar == ("clustering",)
     ref_talk = {
         r: sum(t["end"] - t["start"] for t in ref["turns"] if t["role"] == r)
         for r in ("agent", "customer")

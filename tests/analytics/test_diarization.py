@@ -1,0 +1,421 @@
+"""Diarization: word attribution by interval index, speaker-count detection, the
+clustering diarizer on the labelled mono set, channels on stereo, pyannote adapter, DER."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from analytics.align import SpeakerStream
+from analytics.audio import decode
+from analytics.config import Settings
+from analytics.diarization import (
+    AutoDiarizer,
+    ChannelDiarizer,
+    ClusteringDiarizer,
+    ClusteringOptions,
+    DiarizerUnavailableError,
+    SpeakerTurn,
+    make_diarizer,
+)
+from analytics.diarization.attribution import (
+    TurnIndex,
+    assemble,
+    attribute_words,
+    merge_turns,
+    overlap_regions,
+    snap_turns,
+)
+from analytics.diarization.clustering import cluster_embeddings
+from analytics.errors import ConfigError
+from analytics.evaluation import DiarizationScore, diarization_error
+from analytics.models import CallMetadata, Word
+from analytics.transcription.base import EngineTranscript
+from tests.conftest import ROOT, sample_audio, sample_sidecar
+
+DIARIZATION_SET = ROOT / "data" / "diarization"
+STEREO = ["billing_resolved", "angry_unresolved", "sales_outbound", "appointment_reschedule"]
+
+
+def _w(start: float, end: float, text: str = "w") -> Word:
+    return Word(text, start, end, 0.9)
+
+
+def _t(speaker: str, start: float, end: float) -> SpeakerTurn:
+    return SpeakerTurn(speaker, start, end)
+
+
+# --- interval index and word attribution ----------------------------------------------
+
+TURNS = [_t("A", 0.0, 5.0), _t("B", 5.0, 9.0), _t("A", 10.0, 12.0)]
+
+
+@pytest.mark.parametrize(
+    ("word", "expected"),
+    [
+        pytest.param((1.0, 1.4), "A", id="inside-first-turn"),
+        pytest.param((6.0, 6.5), "B", id="inside-second-turn"),
+        pytest.param((4.6, 5.2), "A", id="straddles-boundary-mostly-before"),
+        pytest.param((4.9, 5.6), "B", id="straddles-boundary-mostly-after"),
+        pytest.param((9.1, 9.3), "B", id="in-a-gap-nearer-the-earlier-turn"),
+        pytest.param((9.7, 9.9), "A", id="in-a-gap-nearer-the-later-turn"),
+        pytest.param((13.0, 13.5), "A", id="after-the-last-turn"),
+        pytest.param((8.8, 10.2), "B", id="spans-a-gap-more-in-b"),
+    ],
+)
+def test_a_word_goes_to_the_turn_it_overlaps_most(word: tuple[float, float], expected: str) -> None:
+    assert attribute_words([_w(*word)], TURNS) == [expected]
+
+
+OVERLAP = [_t("A", 0.0, 5.0), _t("B", 4.0, 8.0)]
+
+
+@pytest.mark.parametrize(
+    ("words", "prefer", "expected"),
+    [
+        pytest.param([(4.2, 4.6)], None, ["A"], id="overlap-tie-goes-to-earlier-turn"),
+        pytest.param(
+            [(3.0, 3.5), (4.2, 4.6)], None, ["A", "A"], id="overlap-tie-keeps-previous-speaker"
+        ),
+        pytest.param(
+            [(6.0, 6.3), (4.2, 4.6)], None, ["B", "A"], id="order-of-input-words-does-not-matter"
+        ),
+        pytest.param([(4.2, 4.6)], "B", ["B"], id="overlap-tie-goes-to-the-better-embedding"),
+        pytest.param([(4.8, 5.6)], "A", ["B"], id="clear-majority-ignores-the-preference"),
+    ],
+)
+def test_overlapped_speech_attribution(
+    words: list[tuple[float, float]], prefer: str | None, expected: list[str]
+) -> None:
+    chooser = None if prefer is None else (lambda w, cands: prefer if prefer in cands else cands[0])
+    assert attribute_words([_w(*w) for w in words], OVERLAP, chooser) == expected
+
+
+def test_interval_index_matches_brute_force() -> None:
+    rng = np.random.default_rng(7)
+    starts = np.sort(rng.uniform(0, 100, 300))
+    turns = [_t(f"s{i % 3}", s, s + rng.uniform(0.1, 4.0)) for i, s in enumerate(starts)]
+    index = TurnIndex(turns)
+    for _ in range(500):
+        a = float(rng.uniform(-1, 101))
+        b = a + float(rng.uniform(0, 2))
+        expected = [i for i, t in enumerate(index.turns) if t.end >= a and t.start <= b]
+        assert index.overlapping(a, b) == expected
+
+
+def test_attribution_is_not_quadratic() -> None:
+    turns = [_t(f"s{i % 2}", i * 1.0, i * 1.0 + 0.9) for i in range(20_000)]
+    words = [_w(i * 0.25, i * 0.25 + 0.2) for i in range(80_000)]
+    t0 = time.perf_counter()
+    speakers = attribute_words(words, turns)
+    assert time.perf_counter() - t0 < 5.0  # a quadratic loop needs ~1.6e9 comparisons
+    assert speakers[0] == "s0" and speakers[4] == "s1"
+
+
+def test_snapping_moves_edges_out_of_words() -> None:
+    words = [_w(4.5, 5.4, "extends"), _w(8.8, 9.5, "other")]
+    turns = [_t("A", 0.0, 5.0), _t("B", 5.2, 9.0), _t("A", 9.2, 12.0)]
+    speakers = ["A", "A"]  # both words are A's
+    snapped = snap_turns(turns, words, speakers)
+    # A's first turn grows to the end of its word; B's turn starts after that word and
+    # ends before A's next word
+    assert snapped[0] == _t("A", 0.0, 5.4)
+    assert snapped[1] == _t("B", 5.4, 8.8)
+    # A's last turn grows back to the start of its word
+    assert snapped[2] == _t("A", 8.8, 12.0)
+
+
+def test_overlap_regions_and_merging() -> None:
+    turns = [_t("A", 0, 5), _t("B", 4, 8), _t("C", 4.5, 6), _t("A", 7.5, 9)]
+    regions = overlap_regions(turns)
+    assert [(r.start, r.end, r.speakers) for r in regions] == [
+        (4, 4.5, ("A", "B")),
+        (4.5, 5, ("A", "B", "C")),
+        (5, 6, ("B", "C")),
+        (7.5, 8, ("A", "B")),
+    ]
+    assert merge_turns([_t("A", 0, 1), _t("A", 1.2, 2)], gap_s=0.3) == [_t("A", 0, 2)]
+
+
+def test_assemble_keeps_every_word_once_and_lists_overlaps() -> None:
+    words = [_w(0.5, 1.0, "hello"), _w(4.3, 4.6, "yes"), _w(6.0, 6.5, "bye")]
+    result = assemble("test", OVERLAP, words)
+    assert sorted(w.word for s in result.streams for w in s.words) == ["bye", "hello", "yes"]
+    assert [s.speaker for s in result.streams] == ["A", "B"]
+    assert [(r.start, r.end) for r in result.overlaps] == [(4.0, 5.0)]
+
+
+# --- speaker count ----------------------------------------------------------------------
+
+
+def _voices(sizes: list[int], spread: float = 0.35, seed: int = 3) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(size=(len(sizes), 256))
+    rows = [c + spread * rng.normal(size=(n, 256)) for c, n in zip(centers, sizes, strict=True)]
+    emb = np.concatenate(rows)
+    return emb / np.linalg.norm(emb, axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("sizes", [[40], [30, 20], [30, 20, 15], [20, 20, 15, 15]])
+def test_speaker_count_is_detected(sizes: list[int]) -> None:
+    clusters = cluster_embeddings(_voices(sizes), ClusteringOptions())
+    assert clusters.labels.max() + 1 == len(sizes)
+
+
+def test_a_tiny_cluster_is_not_a_speaker_and_a_forced_count_wins() -> None:
+    emb = _voices([40, 3])  # 3 windows x 0.75 s < min_speaker_s
+    assert cluster_embeddings(emb, ClusteringOptions()).labels.max() == 0
+    assert cluster_embeddings(emb, ClusteringOptions(num_speakers=2)).labels.max() == 1
+    two = _voices([30, 20])
+    assert cluster_embeddings(two, ClusteringOptions(max_speakers=1)).labels.max() == 0
+    assert cluster_embeddings(_voices([40]), ClusteringOptions(min_speakers=2)).labels.max() == 1
+
+
+# --- DER ----------------------------------------------------------------------------------
+
+
+def test_der_maps_speakers_optimally_and_uses_a_collar_per_side() -> None:
+    ref = [{"speaker": "a", "start": 0, "end": 10}, {"speaker": "b", "start": 10, "end": 20}]
+    assert diarization_error(ref, [_t("x", 0, 10), _t("y", 10, 20)]).der == 0.0
+    shifted = diarization_error(ref, [_t("x", 0, 10.2), _t("y", 10.2, 20)], collar_s=0.25)
+    assert shifted.der == 0.0
+    late = diarization_error(ref, [_t("x", 0, 11), _t("y", 11, 20)], collar_s=0.0)
+    assert late.confusion_s == pytest.approx(1.0) and late.der == pytest.approx(0.05)
+    one = diarization_error(ref, [_t("x", 0, 20)], collar_s=0.0)
+    assert one.der == pytest.approx(0.5)
+    assert (one + late).reference_s == pytest.approx(40.0)
+    assert DiarizationScore(0, 0, 0, 0).der == 0.0
+
+
+# --- registry -----------------------------------------------------------------------------
+
+
+def test_registry_builds_each_diarizer() -> None:
+    assert make_diarizer(Settings(diarizer="none")) is None
+    assert isinstance(make_diarizer(Settings()), AutoDiarizer)
+    clustering = make_diarizer(Settings(diarizer="clustering", diarization_speakers=2))
+    assert isinstance(clustering, ClusteringDiarizer)
+    assert clustering.options.num_speakers == 2
+    assert isinstance(make_diarizer(Settings(diarizer="channels")), ChannelDiarizer)
+    with pytest.raises(ConfigError, match="unknown diarizer"):
+        make_diarizer(Settings(diarizer="magic"))
+    with pytest.raises(ConfigError, match="min"):
+        make_diarizer(Settings(diarization_min_speakers=3, diarization_max_speakers=2))
+
+
+# --- pyannote (optional extra) ------------------------------------------------------------
+
+
+def test_pyannote_import_guard_names_the_extra() -> None:
+    pytest.importorskip("pyannote.core")  # pyannote.metrics brings it; pyannote.audio not
+    try:
+        import pyannote.audio  # noqa: F401
+    except ImportError:
+        pass
+    else:  # pragma: no cover - only where the extra is installed
+        pytest.skip("pyannote.audio is installed here")
+    with pytest.raises(DiarizerUnavailableError, match=r"callscope\[pyannote\]"):
+        make_diarizer(Settings(diarizer="pyannote", pyannote_pipeline=Path("/nonexistent")))
+
+
+class _Segment:
+    def __init__(self, start: float, end: float) -> None:
+        self.start, self.end = start, end
+
+
+class _DuckAnnotation:
+    """Shaped like pyannote.core.Annotation's itertracks(yield_label=True)."""
+
+    def __init__(self, tracks: list[tuple[float, float, str]]) -> None:
+        self.tracks = tracks
+
+    def itertracks(self, yield_label: bool = False) -> Iterator[tuple[Any, ...]]:
+        for i, (s, e, label) in enumerate(self.tracks):
+            yield (_Segment(s, e), f"t{i}", label) if yield_label else (_Segment(s, e), f"t{i}")
+
+
+def _expected_turns() -> list[SpeakerTurn]:
+    return [_t("spk0", 0.5, 3.0), _t("spk1", 2.5, 6.0), _t("spk0", 6.5, 9.0)]
+
+
+def test_annotation_conversion_with_a_duck_typed_annotation() -> None:
+    from analytics.diarization.pyannote_audio import annotation_to_turns
+
+    tracks = [(6.5, 9.0, "SPEAKER_01"), (0.5, 3.0, "SPEAKER_01"), (2.5, 6.0, "SPEAKER_00")]
+    assert annotation_to_turns(_DuckAnnotation(tracks)) == _expected_turns()
+
+
+def test_annotation_conversion_with_a_real_pyannote_annotation() -> None:
+    core = pytest.importorskip("pyannote.core")
+    from analytics.diarization.pyannote_audio import annotation_to_turns
+
+    ann = core.Annotation()
+    ann[core.Segment(0.5, 3.0)] = "SPEAKER_01"
+    ann[core.Segment(2.5, 6.0)] = "SPEAKER_00"
+    ann[core.Segment(6.5, 9.0)] = "SPEAKER_01"
+    assert annotation_to_turns(ann) == _expected_turns()
+
+
+# --- on real audio (Resemblyzer; no transcription) ----------------------------------------
+
+
+def _no_words(diarization: str = "none", streams: tuple[SpeakerStream, ...] = ()) -> Any:
+    return EngineTranscript(streams, "en", 1.0, diarization, 0.0)
+
+
+def _labelled(name: str) -> tuple[Path, dict[str, Any]]:
+    return DIARIZATION_SET / f"{name}.flac", json.loads(
+        (DIARIZATION_SET / f"{name}.json").read_text()
+    )
+
+
+@pytest.fixture(scope="module")
+def clustering() -> ClusteringDiarizer:
+    pytest.importorskip("resemblyzer")
+    return ClusteringDiarizer()
+
+
+def test_voicemail_is_one_speaker(clustering: ClusteringDiarizer) -> None:
+    path, _ = _labelled("dz_voicemail")
+    result = clustering.diarize(decode(path), _no_words(), CallMetadata("vm"))
+    assert result.method == "clustering" and result.speakers == ("spk0",)
+    assert not result.overlaps
+
+
+def test_three_party_call_is_three_speakers(clustering: ClusteringDiarizer) -> None:
+    path, side = _labelled("dz_supervisor_transfer")
+    result = clustering.diarize(decode(path), _no_words(), CallMetadata("3p"))
+    assert len(result.speakers) == 3
+    assert diarization_error(side["reference"]["turns"], result.turns).der <= 0.10
+
+
+def test_clustering_reaches_der_010_on_the_generated_mono_set(
+    clustering: ClusteringDiarizer,
+) -> None:
+    total = DiarizationScore(0.0, 0.0, 0.0, 0.0)
+    audio_s = elapsed = 0.0
+    sidecars = sorted(DIARIZATION_SET.glob("*.json"))
+    assert len(sidecars) >= 12
+    for side_path in sidecars:
+        side = json.loads(side_path.read_text())
+        audio = decode(side_path.with_suffix(".flac"))
+        assert audio.n_channels == 1 and audio.source_sample_rate == 8000
+        t0 = time.perf_counter()
+        result = clustering.diarize(audio, _no_words(), CallMetadata(side["call_id"]))
+        elapsed += time.perf_counter() - t0
+        audio_s += audio.duration_s
+        ref = side["reference"]["turns"]
+        assert len(result.speakers) == len({t["speaker"] for t in ref}), side["call_id"]
+        total = total + diarization_error(ref, result.turns, 0.25, audio.duration_s)
+    assert total.der <= 0.10
+    assert elapsed / audio_s <= 0.25  # seconds of processing per second of audio
+
+
+@pytest.mark.parametrize("name", STEREO)
+def test_stereo_through_channels_is_exact(name: str) -> None:
+    pytest.importorskip("resemblyzer")
+    side = sample_sidecar(name)
+    audio = decode(sample_audio(name))
+    roles = side["channel_roles"]
+    streams = tuple(SpeakerStream(f"ch{i}", roles[i], (), channel=i) for i in range(2))
+    result = ChannelDiarizer().diarize(audio, _no_words("channels", streams), CallMetadata(name))
+    assert result.method == "channels" and result.streams == streams
+    role_of = {f"ch{i}": roles[i] for i in range(2)}
+    ref = [{**t, "speaker": t["role"]} for t in side["reference"]["turns"]]
+    hyp = [SpeakerTurn(role_of[t.speaker], t.start, t.end) for t in result.turns]
+    assert diarization_error(ref, hyp, 0.25, audio.duration_s).der <= 0.05
+
+
+def test_auto_picks_clustering_for_mono_and_channels_for_stereo() -> None:
+    auto = AutoDiarizer()
+    assert auto.choose(_no_words("none")) is auto.clustering
+    assert auto.choose(_no_words("channels")) is auto.channels
+    assert auto.choose(_no_words("engine")) is auto.engine
+
+
+# --- pipeline hook (fake engine and diarizer; no models) ------------------------------------
+
+
+class _FakeEngine:
+    engine, model_name, wants_url = "fake", "m", False
+
+    def __init__(self, words: list[Word]) -> None:
+        self.words = words
+
+    def transcribe_call(self, audio: Any, metadata: Any, media: Any) -> EngineTranscript:
+        stream = SpeakerStream("unknown", None, tuple(self.words))
+        return EngineTranscript((stream,), "en", 1.0, "none", 0.0)
+
+    def params(self) -> dict[str, Any]:
+        return {}
+
+    def lineage(self) -> dict[str, Any]:
+        return {}
+
+
+class _FixedDiarizer:
+    name = "clustering"
+
+    def __init__(self, fail: bool = False) -> None:
+        self.fail = fail
+
+    def params(self) -> dict[str, Any]:
+        return {"diarizer": self.name}
+
+    def diarize(self, audio: Any, transcript: EngineTranscript, metadata: Any) -> Any:
+        if self.fail:
+            raise RuntimeError("boom")
+        words = list(transcript.streams[0].words)
+        turns = [_t("spk0", 0, 2.0), _t("spk1", 2.5, 5.0)]
+        return assemble(self.name, turns, words, None, self.params())
+
+
+def _wav(tmp_path: Path) -> Path:
+    from tests.audio_fixtures import line_noise, write_wav
+
+    return write_wav(tmp_path / "call.wav", line_noise(5.0))
+
+
+def test_pipeline_applies_the_diarizer_and_roles(tmp_path: Path) -> None:
+    from analytics.pipeline import process_call
+
+    words = [
+        _w(0.1, 0.5, "thank"), _w(0.5, 0.8, "you"), _w(0.8, 1.0, "for"), _w(1.0, 1.5, "calling"),
+        _w(2.6, 3.0, "i'm"), _w(3.0, 3.4, "calling"), _w(3.4, 3.8, "about"),
+        _w(3.8, 4.0, "my"), _w(4.0, 4.5, "bill"),
+    ]  # fmt: skip
+    path = _wav(tmp_path)
+    md = CallMetadata("c", direction="inbound")
+    result = process_call(
+        path, transcriber=_FakeEngine(words), metadata=md, source_uri=str(path),
+        diarizer=_FixedDiarizer(),  # type: ignore[arg-type]
+    )  # fmt: skip
+    assert result.diarization == "clustering"
+    assert [(u.speaker, u.role) for u in result.utterances] == [
+        ("spk0", "agent"),
+        ("spk1", "customer"),
+    ]
+    assert all(0.5 < (u.role_confidence or 0) <= 1 for u in result.utterances)
+    assert result.params["diarization"] == {"diarizer": "clustering", "roles": "heuristic"}
+    plain = process_call(path, transcriber=_FakeEngine(words), metadata=md, source_uri="x")
+    assert plain.diarization == "none" and {u.speaker for u in plain.utterances} == {"unknown"}
+    assert "diarization" not in plain.params
+
+
+def test_a_failing_diarizer_fails_the_diarize_stage(tmp_path: Path) -> None:
+    from analytics.diarization import DiarizationError
+    from analytics.pipeline import process_call
+
+    path = _wav(tmp_path)
+    with pytest.raises(DiarizationError, match="boom") as err:
+        process_call(
+            path, transcriber=_FakeEngine([_w(0.1, 0.5)]), metadata=CallMetadata("c"),
+            source_uri=str(path), diarizer=_FixedDiarizer(fail=True),  # type: ignore[arg-type]
+        )  # fmt: skip
+    assert err.value.stage == "diarize" and not err.value.transient
