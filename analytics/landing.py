@@ -33,8 +33,9 @@ def add_insights(result: CallResult, engine: InsightsEngine | None) -> Processed
     """Run the insights engine on a call; failures come back as a ``failed`` result."""
     if engine is None:
         return Processed(result)
-    return Processed(result, analyze_safely(engine, result.utterances,
-                                            CallContext.from_result(result)))  # fmt: skip
+    return Processed(
+        result, analyze_safely(engine, result.utterances, CallContext.from_result(result))
+    )
 
 
 def land_processed(
@@ -66,6 +67,7 @@ def land_processed(
         land_insights(wh, analysis_id, result.call_id, ins, counts)
     if result.native:
         with wh.transaction() as con:
-            write_native_insights(con, analysis_id, result.call_id, result.engine,
-                                  result.model, result.native)  # fmt: skip
+            write_native_insights(
+                con, analysis_id, result.call_id, result.engine, result.model, result.native
+            )
     return analysis_id

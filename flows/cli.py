@@ -43,6 +43,17 @@ def render_transcript(result: CallResult) -> str:
     return "\n".join(lines)
 
 
+def _insights_line(ins: dict[str, Any]) -> str:
+    counts = ", ".join(f"{k} {v}" for k, v in ins.items() if k not in ("engine", "llm"))
+    line = f"{ins.get('engine', '?')}: {counts or 'none'}"
+    llm = ins.get("llm") or {}
+    if llm.get("requests"):
+        line += f"; {llm['tokens_in'] + llm['tokens_out']} tokens, ${llm['cost_usd']:.4f}"
+    if llm.get("exceeded"):
+        line += " (budget reached: later calls skipped)"
+    return line
+
+
 def render_summary(summary: dict[str, Any]) -> str:
     """The run summary as a two-column table."""
     rows = [
@@ -57,6 +68,7 @@ def render_summary(summary: dict[str, Any]) -> str:
             "real-time factor (wall/audio)",
             "n/a" if summary["rtf"] is None else f"{summary['rtf']:.3f}",
         ),
+        ("insights", _insights_line(summary.get("insights") or {})),
         ("warehouse", summary["warehouse"]),
     ]
     width = max(len(k) for k, _ in rows)

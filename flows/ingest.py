@@ -21,11 +21,15 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from analytics.config import Settings
 from analytics.enrich.rules import RuleSet, load_rules
 from analytics.errors import CallscopeError
-from analytics.models import CallResult, RecordingRef
+from analytics.insights import make_insights_engine
+from analytics.insights.base import Budget, InsightsEngine
+from analytics.landing import Processed, add_insights, land_processed
+from analytics.models import RecordingRef
 from analytics.pipeline import PipelineOptions, process_ref
 from analytics.sources import open_source
 from analytics.transcription import make_transcriber
 from analytics.warehouse import Warehouse
+from analytics.warehouse.insights import WarehouseLLMCache
 
 
 @dataclass(frozen=True)
@@ -57,54 +61,85 @@ def _retry_transient_only(task: Any, task_run: Any, state: Any) -> bool:
     cache_policy=NO_CACHE,
 )
 def process_recording(
-    settings: Settings, source_uri: str, ref: RecordingRef
-) -> CallResult | CallFailure:
-    """Fetch, decode, transcribe and align one recording. Never writes the warehouse."""
+    settings: Settings, source_uri: str, ref: RecordingRef, insights: InsightsEngine | None
+) -> Processed | CallFailure:
+    """Fetch, decode, transcribe, diarize, measure and summarise one recording. Never
+    writes the warehouse (the LLM cache aside, which is a short connection of its own)."""
     source = open_source(source_uri, settings)
     try:
         transcriber = make_transcriber(settings)
-        return process_ref(
+        result = process_ref(
             source,
             ref,
             transcriber=transcriber,
             cache_dir=settings.data_dir / "cache" / "recordings",
             options=PipelineOptions.from_settings(settings),
         )
+        return add_insights(result, insights)
     except CallscopeError as exc:
         if exc.transient:
             raise
         return CallFailure(exc.stage, type(exc).__name__, str(exc))
 
 
-def _land(
-    wh: Warehouse, run_id: str, fut: PrefectFuture[Any], ref: RecordingRef, ruleset: RuleSet
-) -> float | None:
-    """Land one finished task (the flow is the only writer). Returns audio seconds, or
-    None when the call failed and a call_errors row was written instead."""
-    retryable = False
-    try:
-        outcome = fut.result()
-    except Exception as exc:  # transient errors that outlived their retries, or a bug
-        outcome = CallFailure(getattr(exc, "stage", "process"), type(exc).__name__, str(exc))
-        retryable = True
-    if isinstance(outcome, CallResult):
+class _Writer:
+    """The flow's single warehouse writer: lands calls or records their failures."""
+
+    def __init__(self, wh: Warehouse, run_id: str, ruleset: RuleSet, cfg: Settings) -> None:
+        self.wh, self.run_id, self.ruleset, self.cfg = wh, run_id, ruleset, cfg
+        self.processed = self.failed = 0
+        self.audio_s = 0.0
+        self.insights: dict[str, int] = {}
+
+    def future(self, fut: PrefectFuture[Any], ref: RecordingRef) -> None:
         try:
-            wh.land(outcome, run_id=run_id, ruleset=ruleset)
-            return outcome.duration_s
+            outcome = fut.result()
+        except Exception as exc:  # transient errors that outlived their retries, or a bug
+            self.fail(ref, getattr(exc, "stage", "process"), type(exc).__name__, str(exc), True)
+            return
+        if isinstance(outcome, CallFailure):
+            self.fail(ref, outcome.stage, outcome.error_type, outcome.reason, False)
+        else:
+            self.land(ref, outcome)
+
+    def outcome(self, ref: RecordingRef, outcome: Processed | CallscopeError) -> None:
+        if isinstance(outcome, CallscopeError):
+            self.fail(ref, outcome.stage, type(outcome).__name__, str(outcome), outcome.transient)
+        else:
+            self.land(ref, outcome)
+
+    def land(self, ref: RecordingRef, processed: Processed) -> None:
+        try:
+            land_processed(
+                self.wh,
+                processed,
+                run_id=self.run_id,
+                ruleset=self.ruleset,
+                redact_pii=self.cfg.redact_pii,
+            )
         except CallscopeError as exc:
-            outcome = CallFailure(exc.stage, type(exc).__name__, str(exc))
-            retryable = True
-    wh.record_error(
-        run_id=run_id,
-        source_uri=ref.uri,
-        etag=ref.etag,
-        call_id=ref.stem,
-        stage=outcome.stage,
-        error_type=outcome.error_type,
-        reason=outcome.reason,
-        retryable=retryable,
-    )
-    return None
+            self.fail(ref, exc.stage, type(exc).__name__, str(exc), True)
+            return
+        self.processed += 1
+        self.audio_s += processed.result.duration_s
+        if processed.insights is not None:
+            status = processed.insights.status
+            self.insights[status] = self.insights.get(status, 0) + 1
+
+    def fail(
+        self, ref: RecordingRef, stage: str, error_type: str, reason: str, retryable: bool
+    ) -> None:
+        self.failed += 1
+        self.wh.record_error(
+            run_id=self.run_id,
+            source_uri=ref.uri,
+            etag=ref.etag,
+            call_id=ref.stem,
+            stage=stage,
+            error_type=error_type,
+            reason=reason,
+            retryable=retryable,
+        )
 
 
 def _settings(overrides: dict[str, Any] | None) -> Settings:
@@ -147,29 +182,32 @@ def nightly_ingest(
     )
     log.info("%s: %d recordings, %d new, %d already done", uri, len(refs), len(todo), skipped)
 
-    task_fn = process_recording.with_options(retries=cfg.task_retries)
-    queue = iter(todo)
-    pending: dict[PrefectFuture[Any], RecordingRef] = {}
+    budget = Budget.from_settings(cfg)
+    insights = make_insights_engine(cfg, cache=WarehouseLLMCache(wh), budget=budget)
+    writer = _Writer(wh, run_id, ruleset, cfg)
+    if cfg.engine == "assemblyai":
+        from flows.cloud import assemblyai_batch
 
-    def submit_next() -> None:
-        ref = next(queue, None)
-        if ref is not None:
-            pending[task_fn.submit(cfg, uri, ref)] = ref
+        for ref, outcome in assemblyai_batch(cfg, uri, todo, wh, insights):
+            writer.outcome(ref, outcome)
+    else:
+        task_fn = process_recording.with_options(retries=cfg.task_retries)
+        queue = iter(todo)
+        pending: dict[PrefectFuture[Any], RecordingRef] = {}
 
-    for _ in range(max(1, cfg.workers)):  # at most `workers` calls in flight
-        submit_next()
-    processed = failed = 0
-    audio_s = 0.0
-    while pending:
-        fut = next(as_completed(list(pending)))
-        ref = pending.pop(fut)
-        submit_next()
-        landed = _land(wh, run_id, fut, ref, ruleset)
-        if landed is None:
-            failed += 1
-        else:
-            processed += 1
-            audio_s += landed
+        def submit_next() -> None:
+            ref = next(queue, None)
+            if ref is not None:
+                pending[task_fn.submit(cfg, uri, ref, insights)] = ref
+
+        for _ in range(max(1, cfg.workers)):  # at most `workers` calls in flight
+            submit_next()
+        while pending:
+            fut = next(as_completed(list(pending)))
+            ref = pending.pop(fut)
+            submit_next()
+            writer.future(fut, ref)
+    processed, failed, audio_s = writer.processed, writer.failed, writer.audio_s
     wall_s = time.perf_counter() - t0
     summary = {
         "run_id": run_id,
@@ -182,6 +220,7 @@ def nightly_ingest(
         "wall_s": round(wall_s, 2),
         "rtf": round(wall_s / audio_s, 3) if audio_s else None,
         "warehouse": str(Path(cfg.warehouse)),
+        "insights": {"engine": cfg.insights_engine, **writer.insights, "llm": budget.summary()},
     }
     wh.finish_run(
         run_id,

@@ -179,6 +179,15 @@ def write_native_insights(
         " summary, customer_sentiment_label, customer_sentiment_score, insights, tokens_in,"
         " tokens_out, cost_usd, cached, status, created_at)"
         " VALUES (?, ?, ?, ?, 'native', ?, ?, ?, ?, 0, 0, 0, false, 'ok', ?)",
-        [analysis_id, call_id, engine, model, summary, label, score,
-         json.dumps(dict(native), default=str), _now()],
-    )  # fmt: skip
+        [
+            analysis_id,
+            call_id,
+            engine,
+            model,
+            summary,
+            label,
+            score,
+            json.dumps(dict(native), default=str),
+            _now(),
+        ],
+    )

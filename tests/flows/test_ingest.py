@@ -59,7 +59,7 @@ def test_nightly_ingest_end_to_end(
     s3_client.upload_file(str(corrupt_wav), bucket, "calls/corrupt_call.wav")
     source = f"s3://{bucket}/calls/"
 
-    summary = nightly_ingest(source=source)
+    summary = summary_first = nightly_ingest(source=source)
     assert (summary["processed"], summary["failed"], summary["skipped"]) == (3, 1, 0)
     assert summary["audio_minutes"] > 1.5 and summary["rtf"] < 1.0
 
@@ -116,6 +116,17 @@ def test_nightly_ingest_end_to_end(
         ).fetchone()
     assert mono is not None and mono[0] == 2 and mono[1] == 2 and mono[2] is not None
     assert diar == ("clustering",)
+    # offline insights (labelled as such) and redaction counts for every landed call
+    with connect_read_only(env.warehouse) as con:
+        ins = con.execute(
+            "SELECT call_id, engine, status, outcome, summary FROM current_insights ORDER BY 1"
+        ).fetchall()
+        n_redaction = con.execute("SELECT count(DISTINCT call_id) FROM redaction_counts").fetchone()
+    assert [(c, e, s) for c, e, s, _, _ in ins] == [(c, "offline", "ok") for c in sorted(CALLS)]
+    assert dict((c, o) for c, _, _, o, _ in ins)["billing_resolved"] == "resolved"
+    assert all(summary for *_, summary in ins)
+    assert n_redaction == (3,)
+    assert summary_first["insights"]["engine"] == "offline"
     ref_talk = {
         r: sum(t["end"] - t["start"] for t in ref["turns"] if t["role"] == r)
         for r in ("agent", "customer")
