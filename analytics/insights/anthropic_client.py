@@ -36,13 +36,7 @@ class AnthropicEngine(LLMEngine):
         budget: Budget | None = None,
     ) -> None:
         super().__init__(options, cache=cache, budget=budget)
-        try:
-            import anthropic
-        except ImportError as exc:  # pragma: no cover - depends on the install
-            raise ConfigError(
-                "insights_engine=anthropic needs `pip install callscope[llm]`"
-            ) from exc
-        self._anthropic = anthropic
+        self._anthropic = self._sdk("anthropic")
         key = options.api_key.get_secret_value() if options.api_key else None
         key = key or os.environ.get("ANTHROPIC_API_KEY")
         if not key:
@@ -51,7 +45,7 @@ class AnthropicEngine(LLMEngine):
                     "insights_engine=anthropic needs CALLSCOPE_LLM_API_KEY (or ANTHROPIC_API_KEY)"
                 )
             key = _NO_KEY
-        self._client = anthropic.Anthropic(
+        self._client = self._anthropic.Anthropic(
             api_key=key,
             base_url=options.base_url,
             timeout=options.timeout_s,

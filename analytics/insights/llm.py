@@ -18,6 +18,7 @@ A vendor module only implements :meth:`LLMEngine._send` (one request, one comple
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 from collections.abc import Sequence
@@ -165,6 +166,15 @@ class LLMEngine:
         self.model = options.model
         self.cache = cache
         self.budget = budget
+
+    def _sdk(self, module: str) -> Any:
+        """Import a vendor SDK, or fail with the extra that provides it."""
+        try:
+            return importlib.import_module(module)
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise ConfigError(
+                f"insights_engine={self.name} needs `pip install callscope[llm]`"
+            ) from exc
 
     def _check_context(self) -> None:
         """Fail at start-up, not mid-run, when prompts alone fill ``llm_context_tokens``."""

@@ -47,11 +47,7 @@ class OpenAICompatEngine(LLMEngine):
         budget: Budget | None = None,
     ) -> None:
         super().__init__(options, cache=cache, budget=budget)
-        try:
-            import openai
-        except ImportError as exc:  # pragma: no cover - depends on the install
-            raise ConfigError("insights_engine=openai needs `pip install callscope[llm]`") from exc
-        self._openai = openai
+        self._openai = self._sdk("openai")
         key = options.api_key.get_secret_value() if options.api_key else None
         key = key or os.environ.get("OPENAI_API_KEY")
         if not key:
@@ -61,7 +57,7 @@ class OpenAICompatEngine(LLMEngine):
                     " (or OPENAI_API_KEY)"
                 )
             key = _NO_KEY
-        self._client = openai.OpenAI(
+        self._client = self._openai.OpenAI(
             api_key=key,
             base_url=options.base_url,
             timeout=options.timeout_s,
