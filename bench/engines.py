@@ -11,7 +11,10 @@ Modes (same model and beam for all):
   conc+batch   both
 
 Prints audio minutes, wall time, real-time factor (wall / audio), WER against the
-reference transcripts, and the speed-up over sequential. Then process_call vs raw
+reference transcripts, and the speed-up over sequential. Only faster-whisper rows are
+measured here: offline, AssemblyAI can only be a local fake (its "WER" would be the canned
+reference) and openai-whisper has no trained weights; run this on a machine with a key or
+`.pt` checkpoints for those rows. Then process_call vs raw
 faster-whisper on one stereo file (see bench/transcribe.py).
 """
 
@@ -34,6 +37,7 @@ from analytics.models import CallMetadata, CallResult
 from analytics.pipeline import process_call
 from analytics.transcription.channels import ChannelCallTranscriber
 from analytics.transcription.faster_whisper import FasterWhisperOptions, FasterWhisperTranscriber
+from bench.transcribe import compare
 
 CORES = os.cpu_count() or 2
 
@@ -91,6 +95,12 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1, help="passes per mode (median wall)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--samples", type=Path, default=Path("data/samples"))
+    ap.add_argument(
+        "--compare-file",
+        type=Path,
+        default=Path("data/samples/billing_resolved.wav"),
+        help="then: process_call vs raw faster-whisper on this file ('' to skip)",
+    )
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     calls = _calls(args.samples)
@@ -112,6 +122,9 @@ def main() -> None:
                 f"{'faster-whisper':15s} {model:8s} {mode:11s} {audio / 60:9.2f} {wall:7.1f} "
                 f"{wall / audio:6.3f} {wer:6.3f} {base_wall / wall:7.2f}x"
             )
+    if args.compare_file and str(args.compare_file) not in ("", "."):
+        print()
+        compare(args.compare_file, runs=5, model=args.models[0])
 
 
 if __name__ == "__main__":

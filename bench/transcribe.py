@@ -43,14 +43,9 @@ def raw_faster_whisper(path: Path, t: FasterWhisperTranscriber, channels: int) -
     return n
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("file", type=Path)
-    ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--model", default="tiny.en")
-    args = ap.parse_args()
-    logging.basicConfig(level=logging.WARNING)
-
+def compare(file: Path, runs: int = 5, model: str = "tiny.en") -> None:
+    """Print the process_call vs raw faster-whisper table for one file."""
+    args = argparse.Namespace(file=file, runs=runs, model=model)
     t = FasterWhisperTranscriber(FasterWhisperOptions(model=args.model))
     engine = ChannelCallTranscriber(t)
     md = CallMetadata(args.file.stem)
@@ -82,6 +77,16 @@ def main() -> None:
     for name, med, lo, hi in rows:
         print(f"{name:20s} {med:9.2f} {lo:7.2f} {hi:7.2f} {med / audio:7.3f}")
     print(f"ratio process_call / raw: {ours_med / raw_med:.3f}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("file", type=Path)
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--model", default="tiny.en")
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    compare(args.file, args.runs, args.model)
 
 
 if __name__ == "__main__":
