@@ -21,6 +21,7 @@ from streamlit.errors import StreamlitAPIException
 from analytics.config import Settings
 from analytics.errors import WarehouseError
 from analytics.warehouse import connect_read_only
+from analytics.warehouse.migrations import MIGRATIONS
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,12 @@ DETAIL_URL_PATH = "call_detail"
 ROLE_COLORS = {"agent": "blue", "customer": "green"}
 _UNKNOWN_SPEAKERS = {"", "unknown", "none"}
 _MD_SPECIAL = "\\`*_[]<>$~|"
+#: The schema version this dashboard's queries are written for.
+SCHEMA_VERSION = max(m.version for m in MIGRATIONS)
+
+
+class OlderSchemaError(Exception):
+    """A query needs a column that a migration newer than the file's schema adds."""
 
 
 def settings() -> Settings:
@@ -65,10 +72,26 @@ def with_warehouse(load: Callable[[duckdb.DuckDBPyConnection], T]) -> T | None:
         return None
     try:
         with connect_read_only(path) as con:
-            return load(con)
+            try:
+                return load(con)
+            except duckdb.BinderException as exc:
+                # A missing column: an older schema, unless the file is up to date (a bug).
+                row = con.execute("SELECT max(version) FROM schema_migrations").fetchone()
+                version = int(row[0]) if row and row[0] is not None else 0
+                if version >= SCHEMA_VERSION:
+                    raise
+                raise OlderSchemaError(f"schema version {version}: {exc}") from exc
     except WarehouseError as exc:
         log.warning("dashboard: warehouse unavailable: %s", exc)
         st.info(str(exc), icon=":material/database:")
+    except OlderSchemaError as exc:
+        log.warning("dashboard: warehouse %s has an older schema: %s", path, exc)
+        st.info(
+            f"The warehouse `{path}` has an older schema than this dashboard (version"
+            f" {SCHEMA_VERSION}). Run `callscope migrate` (or the next `callscope ingest`)"
+            " to upgrade it.",
+            icon=":material/database:",
+        )
     except duckdb.CatalogException as exc:
         log.warning("dashboard: warehouse %s has no schema yet: %s", path, exc)
         st.info(
@@ -106,6 +129,29 @@ def clock(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
 
 
+def fmt(value: Any, spec: str = "") -> str:
+    """``format(value, spec)``, or "—" for a missing value (None, NaN, pd.NA)."""
+    if _clean(value) is None:
+        return "—"
+    return format(value, spec)
+
+
+def fmt_usd(value: Any) -> str:
+    """Dollars: cents from one dollar up, four decimals below (LLM calls cost fractions of
+    a cent); "—" when unknown."""
+    if _clean(value) is None:
+        return "—"
+    amount = float(value)
+    return f"${amount:,.2f}" if abs(amount) >= 1 or amount == 0 else f"${amount:,.4f}"
+
+
+def clock_span(start_s: Any, end_s: Any) -> str:
+    """A time range of the call as two ``mm:ss`` joined by an en dash ("—" when unknown)."""
+    if _clean(start_s) is None or _clean(end_s) is None:
+        return "—"
+    return f"{clock(float(start_s))}–{clock(float(end_s))}"
+
+
 def _clean(value: Any) -> str | None:
     """None for missing values (None, NaN, pd.NA), else the value as a string."""
     if value is None:
@@ -120,21 +166,30 @@ def _clean(value: Any) -> str | None:
     return str(value)
 
 
-def speaker_label(role: Any, speaker: Any) -> tuple[str, str]:
-    """(label, color) for an utterance: "AGENT (spk0)", or "unknown speaker" in gray."""
+def speaker_label(role: Any, speaker: Any, role_confidence: Any = None) -> tuple[str, str]:
+    """(label, color) for an utterance: "AGENT (spk0)", or "unknown speaker" in gray.
+
+    With ``role_confidence`` (diarized speakers, whose role is a guess) the label shows
+    how sure the role is: "CUSTOMER (0.82) · B".
+    """
     role_s = _clean(role)
     speaker_s = _clean(speaker)
     if speaker_s is not None and speaker_s.strip().lower() in _UNKNOWN_SPEAKERS:
         speaker_s = None
     if role_s:
-        label = role_s.upper() + (f" ({speaker_s})" if speaker_s else "")
-        return label, ROLE_COLORS.get(role_s.lower(), "violet")
+        color = ROLE_COLORS.get(role_s.lower(), "violet")
+        if _clean(role_confidence) is not None:
+            label = f"{role_s.upper()} ({float(role_confidence):.2f})"
+            return label + (f" · {speaker_s}" if speaker_s else ""), color
+        return role_s.upper() + (f" ({speaker_s})" if speaker_s else ""), color
     if speaker_s:
         return f"speaker {speaker_s}", "orange"
     return "unknown speaker", "gray"
 
 
-def utterance_markdown(start_s: float, role: Any, speaker: Any, text: str) -> str:
+def utterance_markdown(
+    start_s: float, role: Any, speaker: Any, text: str, role_confidence: Any = None
+) -> str:
     """One transcript line: ``[mm:ss] ROLE (speaker): text`` with the label colored."""
-    label, color = speaker_label(role, speaker)
+    label, color = speaker_label(role, speaker, role_confidence)
     return f"`[{clock(start_s)}]` :{color}[**{escape_md(label)}**]: {escape_md(str(text))}"

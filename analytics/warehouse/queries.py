@@ -16,7 +16,40 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from analytics.warehouse.call_queries import (
+    NATIVE_PROMPT_VERSION,
+    OFFLINE_ENGINE,
+    call_categories,
+    call_insights,
+    call_interruptions,
+    call_silences,
+    conversation_metrics,
+    customer_sentiment_by_quarter,
+    records,
+    speaker_metrics,
+)
+
 SNIPPET_CHARS = 80
+
+__all__ = [
+    "NATIVE_PROMPT_VERSION", "OFFLINE_ENGINE", "call_categories", "call_detail", "call_errors",
+    "call_ids", "call_insights", "call_interruptions", "call_silences", "call_utterances",
+    "calls_per_category", "calls_per_day", "conversation_metrics", "cost_summary",
+    "customer_sentiment_by_quarter", "filter_options", "list_calls", "outcome_distribution",
+    "overview", "recent_runs", "speaker_metrics", "talk_time_by_role",
+]  # fmt: skip
+
+# The insights a call is known by (its outcome in lists and charts): the newest successful
+# row of its current analysis that is not the transcription engine's own.
+_PRIMARY_INSIGHTS = f"""
+    SELECT call_id, analysis_id, engine, model, prompt_version, outcome,
+           customer_sentiment_label, customer_sentiment_score
+    FROM current_insights
+    WHERE status = 'ok' AND prompt_version <> '{NATIVE_PROMPT_VERSION}'
+    QUALIFY row_number() OVER (
+        PARTITION BY analysis_id ORDER BY created_at DESC, engine, model, prompt_version
+    ) = 1
+"""
 
 # A failure stays open until the same object (source_uri + etag) lands successfully later.
 _OPEN_FAILURES = """
@@ -29,11 +62,6 @@ _OPEN_FAILURES = """
           AND a.created_at > e.occurred_at
     )
 """
-
-
-def _records(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    cols = [d[0] for d in cursor.description or []]
-    return [dict(zip(cols, row, strict=True)) for row in cursor.fetchall()]
 
 
 def _like_pattern(text: str) -> str:
@@ -54,7 +82,7 @@ def overview(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     ).fetchone() or (0, 0.0)
     (analyses,) = con.execute("SELECT count(*) FROM analyses").fetchone() or (0,)
     (failed,) = con.execute(f"SELECT count(*) FROM ({_OPEN_FAILURES})").fetchone() or (0,)
-    runs = _records(
+    runs = records(
         con.execute(
             "SELECT run_id, flow_run_id, source, started_at, finished_at, status, discovered,"
             " processed, failed, skipped, audio_s, wall_s FROM runs"
@@ -84,48 +112,166 @@ def calls_per_day(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     ).df()
 
 
+def outcome_distribution(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Calls per outcome of their primary insights (the newest successful, non-native
+    insights of the current analysis); calls without such insights have a missing outcome.
+
+    Columns: outcome, calls, share (of all calls with a current analysis, 0..1); most
+    calls first, the missing outcome last.
+    """
+    return con.execute(
+        f"""
+        WITH p AS ({_PRIMARY_INSIGHTS})
+        SELECT p.outcome, count(*) AS calls, count(*) / sum(count(*)) OVER () AS share
+        FROM calls c
+        JOIN analyses a ON a.analysis_id = c.current_analysis_id
+        LEFT JOIN p ON p.analysis_id = c.current_analysis_id
+        GROUP BY p.outcome
+        ORDER BY p.outcome IS NULL, calls DESC, p.outcome
+        """
+    ).df()
+
+
+def calls_per_category(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """How many calls' current analyses matched each category (a call counts once per
+    category it matched).
+
+    Columns: category, calls, share (of all calls with a current analysis, 0..1),
+    rule_versions (sorted list of the rule versions the matches were made with); most
+    calls first.
+    """
+    df = con.execute(
+        """
+        WITH total AS (
+            SELECT count(*) AS n FROM calls c
+            JOIN analyses a ON a.analysis_id = c.current_analysis_id
+        )
+        SELECT m.category, count(*) AS calls,
+               count(*) / any_value(total.n) AS share,
+               list(DISTINCT m.rule_version ORDER BY m.rule_version) AS rule_versions
+        FROM current_category_matches m, total
+        GROUP BY m.category
+        ORDER BY calls DESC, m.category
+        """
+    ).df()
+    df["rule_versions"] = df["rule_versions"].map(list)
+    return df
+
+
+def cost_summary(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """What processing has cost so far, over every analysis and insights row ever landed
+    (re-processing costs again, so history counts, not just current analyses).
+
+    Keys: transcription_usd (engine price x billed minutes), billed_minutes, llm_usd
+    (insights tokens at the configured prices; cache hits and the offline engine cost
+    nothing), tokens_in, tokens_out, llm_calls (insights rows that spent tokens),
+    total_usd.
+    """
+    transcription, minutes = con.execute(
+        "SELECT coalesce(sum(cost_usd), 0), coalesce(sum(billed_minutes), 0) FROM analyses"
+    ).fetchone() or (0.0, 0.0)
+    llm, tokens_in, tokens_out, llm_calls = con.execute(
+        "SELECT coalesce(sum(cost_usd), 0), coalesce(sum(tokens_in), 0),"
+        " coalesce(sum(tokens_out), 0), count(*) FILTER (WHERE tokens_in + tokens_out > 0)"
+        " FROM insights"
+    ).fetchone() or (0.0, 0, 0, 0)
+    return {
+        "transcription_usd": float(transcription),
+        "billed_minutes": float(minutes),
+        "llm_usd": float(llm),
+        "tokens_in": int(tokens_in),
+        "tokens_out": int(tokens_out),
+        "llm_calls": int(llm_calls),
+        "total_usd": float(transcription) + float(llm),
+    }
+
+
 def list_calls(
-    con: duckdb.DuckDBPyConnection, search: str | None = None, limit: int = 500
+    con: duckdb.DuckDBPyConnection,
+    search: str | None = None,
+    limit: int = 500,
+    *,
+    category: str | None = None,
+    outcome: str | None = None,
 ) -> pd.DataFrame:
     """Calls with their current analysis, newest first.
 
     ``search`` (case-insensitive substring) matches the call id, the agent id or the text
-    of any utterance of the current analysis. Columns: call_id, started_at, agent_id,
-    direction, duration_s, channels, language, engine, model, n_utterances, snippet.
+    of any utterance of the current analysis. ``category`` keeps calls whose current
+    analysis matched that category, ``outcome`` calls whose primary insights (the newest
+    successful, non-native insights row) have that outcome. Columns: call_id, started_at,
+    agent_id, direction, duration_s, channels, language, engine, model, n_utterances,
+    outcome (missing without insights), categories (a sorted list, empty when none),
+    snippet.
     """
     params: list[Any] = []
-    where = ""
+    conditions: list[str] = []
     if search and search.strip():
         pattern = _like_pattern(search.strip())
-        where = """
-        WHERE c.call_id ILIKE ? ESCAPE '\\'
-           OR c.agent_id ILIKE ? ESCAPE '\\'
-           OR EXISTS (
+        conditions.append(
+            """(
+            c.call_id ILIKE ? ESCAPE '\\'
+            OR c.agent_id ILIKE ? ESCAPE '\\'
+            OR EXISTS (
                 SELECT 1 FROM utterances s
                 WHERE s.analysis_id = c.current_analysis_id AND s.text ILIKE ? ESCAPE '\\'
-           )
-        """
+            ))"""
+        )
         params += [pattern, pattern, pattern]
+    if category:
+        conditions.append(
+            "EXISTS (SELECT 1 FROM category_matches m"
+            " WHERE m.analysis_id = c.current_analysis_id AND m.category = ?)"
+        )
+        params.append(category)
+    if outcome:
+        conditions.append("p.outcome = ?")
+        params.append(outcome)
+    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
     params.append(int(limit))
-    return con.execute(
+    df = con.execute(
         f"""
         WITH first_utt AS (
             SELECT analysis_id, arg_min(text, start_s) AS text
             FROM current_utterances GROUP BY analysis_id
+        ),
+        primary_insights AS ({_PRIMARY_INSIGHTS}),
+        cats AS (
+            SELECT analysis_id, list(category ORDER BY category) AS categories
+            FROM current_category_matches GROUP BY analysis_id
         )
         SELECT c.call_id, c.started_at, c.agent_id, c.direction, c.duration_s, c.channels,
                a.language, a.engine, a.model, a.n_utterances,
+               p.outcome,
+               coalesce(cats.categories, []::VARCHAR[]) AS categories,
                CASE WHEN length(f.text) > {SNIPPET_CHARS}
                     THEN left(f.text, {SNIPPET_CHARS - 1}) || '…' ELSE f.text END AS snippet
         FROM calls c
         LEFT JOIN analyses a ON a.analysis_id = c.current_analysis_id
         LEFT JOIN first_utt f ON f.analysis_id = c.current_analysis_id
+        LEFT JOIN primary_insights p ON p.analysis_id = c.current_analysis_id
+        LEFT JOIN cats ON cats.analysis_id = c.current_analysis_id
         {where}
         ORDER BY c.started_at DESC NULLS LAST, c.call_id
         LIMIT ?
         """,
         params,
     ).df()
+    df["categories"] = df["categories"].map(list)
+    return df
+
+
+def filter_options(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
+    """What the calls list can be filtered by: the categories current analyses matched
+    and the outcomes of their primary insights, each sorted."""
+    categories = con.execute(
+        "SELECT DISTINCT category FROM current_category_matches ORDER BY category"
+    ).fetchall()
+    outcomes = con.execute(
+        f"SELECT DISTINCT outcome FROM ({_PRIMARY_INSIGHTS}) WHERE outcome IS NOT NULL"
+        " ORDER BY outcome"
+    ).fetchall()
+    return {"categories": [r[0] for r in categories], "outcomes": [r[0] for r in outcomes]}
 
 
 def call_ids(con: duckdb.DuckDBPyConnection, limit: int = 10_000) -> pd.DataFrame:
@@ -140,11 +286,12 @@ def call_ids(con: duckdb.DuckDBPyConnection, limit: int = 10_000) -> pd.DataFram
 def call_detail(con: duckdb.DuckDBPyConnection, call_id: str) -> dict[str, Any] | None:
     """One call's row plus the lineage of its current analysis; None if unknown.
 
-    ``metadata`` and ``params`` are parsed from JSON; lineage fields (analysis_id,
-    engine, model, pipeline_version, diarization, language, processing_s, ...) are None
-    when the call has no current analysis.
+    ``metadata``, ``params`` and ``lineage`` (what produced the output beyond engine and
+    model names) are parsed from JSON; lineage fields (analysis_id, engine, model,
+    pipeline_version, diarization, language, processing_s, billed_minutes, cost_usd,
+    engine_job_id, ...) are None when the call has no current analysis.
     """
-    rows = _records(
+    rows = records(
         con.execute(
             """
             SELECT c.call_id, c.source_uri, c.etag, c.started_at, c.agent_id, c.direction,
@@ -153,6 +300,7 @@ def call_detail(con: duckdb.DuckDBPyConnection, call_id: str) -> dict[str, Any] 
                    a.analysis_id, a.run_id, a.engine, a.model, a.pipeline_version,
                    a.params, a.diarization, a.language, a.language_prob, a.processing_s,
                    a.n_utterances, a.n_words, a.created_at AS analysed_at,
+                   a.lineage, a.billed_minutes, a.cost_usd, a.engine_job_id,
                    (SELECT count(*) FROM analyses x WHERE x.call_id = c.call_id) AS n_analyses
             FROM calls c
             LEFT JOIN analyses a ON a.analysis_id = c.current_analysis_id
@@ -164,7 +312,7 @@ def call_detail(con: duckdb.DuckDBPyConnection, call_id: str) -> dict[str, Any] 
     if not rows:
         return None
     row = rows[0]
-    for key in ("metadata", "params"):
+    for key in ("metadata", "params", "lineage"):
         raw = row.get(key)
         row[key] = json.loads(raw) if isinstance(raw, str) else (raw or {})
     return row
@@ -173,11 +321,14 @@ def call_detail(con: duckdb.DuckDBPyConnection, call_id: str) -> dict[str, Any] 
 def call_utterances(con: duckdb.DuckDBPyConnection, call_id: str) -> pd.DataFrame:
     """Utterances of the call's current analysis in time order.
 
-    Columns: idx, speaker, role, channel, start_s, end_s, text, confidence.
+    Columns: idx, speaker, role, channel, start_s, end_s, text, confidence,
+    role_confidence (how sure the role is: 1.0 from the sidecar, a heuristic score for
+    diarized speakers, None without a role), loudness_dbfs.
     """
     return con.execute(
         """
-        SELECT idx, speaker, role, channel, start_s, end_s, text, confidence
+        SELECT idx, speaker, role, channel, start_s, end_s, text, confidence,
+               role_confidence, loudness_dbfs
         FROM current_utterances
         WHERE call_id = ?
         ORDER BY start_s, idx
@@ -211,6 +362,7 @@ def talk_time_by_role(con: duckdb.DuckDBPyConnection, call_id: str) -> pd.DataFr
     ).df()
 
 
+# --- one call's conversation: metrics, categories, insights ---------------------------------
 def recent_runs(con: duckdb.DuckDBPyConnection, limit: int = 20) -> pd.DataFrame:
     """The latest runs, newest first."""
     return con.execute(

@@ -1,4 +1,6 @@
-"""Call detail: metadata, lineage of the current analysis, talk time and the transcript."""
+"""Call detail: metadata, lineage of the current analysis (with billed minutes and cost),
+talk time, the conversation (speaker metrics, silences, interruptions, customer sentiment),
+categories with evidence, insights, and the transcript."""
 
 from __future__ import annotations
 
@@ -8,7 +10,12 @@ import duckdb
 import streamlit as st
 
 from analytics.warehouse import queries
-from dashboard.data import utterance_markdown, with_warehouse
+from dashboard import call_sections
+from dashboard.data import fmt, fmt_usd, utterance_markdown, with_warehouse
+
+#: Diarization methods whose roles are given (stereo channels with the sidecar's
+#: channel_roles) or absent; any other method guessed the roles, with a confidence.
+_ROLES_NOT_GUESSED = {"channels", "none"}
 
 
 def _ids(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -20,13 +27,14 @@ def _load(con: duckdb.DuckDBPyConnection, call_id: str) -> dict[str, Any]:
         "call": queries.call_detail(con, call_id),
         "talk": queries.talk_time_by_role(con, call_id),
         "utterances": queries.call_utterances(con, call_id),
+        "metrics": queries.conversation_metrics(con, call_id),
+        "speakers": queries.speaker_metrics(con, call_id),
+        "silences": queries.call_silences(con, call_id),
+        "interruptions": queries.call_interruptions(con, call_id),
+        "sentiment": queries.customer_sentiment_by_quarter(con, call_id),
+        "categories": queries.call_categories(con, call_id),
+        "insights": queries.call_insights(con, call_id),
     }
-
-
-def _fmt(value: Any, spec: str = "") -> str:
-    if value is None or (isinstance(value, float) and value != value):
-        return "—"
-    return format(value, spec)
 
 
 st.title("Call detail")
@@ -56,11 +64,19 @@ if call is None:  # deleted between the two reads
 st.header(call_id)
 started = call["started_at"]
 st.caption(f"Started {started:%Y-%m-%d %H:%M %Z}" if started is not None else "Start time unknown")
-m1, m2, m3, m4 = st.columns(4)
-m1.metric("Duration", f"{_fmt(call['duration_s'], '.1f')} s")
+engine_insights = [row for row in data["insights"] if not row["native"]]
+native_insights = [row for row in data["insights"] if row["native"]]
+primary = next((row for row in engine_insights if row["status"] == "ok"), None)
+m1, m2, m3, m4, m5 = st.columns(5)
+m1.metric("Duration", f"{fmt(call['duration_s'], '.1f')} s")
 m2.metric("Agent", call["agent_id"] or "—")
 m3.metric("Direction", call["direction"] or "—")
-m4.metric("Channels", _fmt(call["channels"]))
+m4.metric("Channels", fmt(call["channels"]))
+m5.metric(
+    "Outcome",
+    (primary["outcome"] if primary else None) or "—",
+    help="From the call's primary insights (the newest successful ones, see Insights).",
+)
 
 with st.container(border=True):
     st.markdown("**Lineage of the current analysis**")
@@ -76,19 +92,24 @@ with st.container(border=True):
             "pipeline_version": call["pipeline_version"],
             "language": lang,
             "diarization": call["diarization"] or "—",
-            "processing_s": _fmt(call["processing_s"], ".1f"),
+            "processing_s": fmt(call["processing_s"], ".1f"),
+            "billed_minutes": fmt(call["billed_minutes"], ".2f"),
+            "cost_usd": fmt_usd(call["cost_usd"]),
         }
-        cols = st.columns(len(lineage))
-        for col, (name, value) in zip(cols, lineage.items(), strict=True):
-            col.markdown(f"**{name}**  \n`{value}`")
+        items = list(lineage.items())
+        for row in range(0, len(items), 4):  # two rows of four: names stay readable
+            for col, (name, value) in zip(st.columns(4), items[row : row + 4], strict=False):
+                col.markdown(f"**{name}**  \n`{value}`")
         st.caption(
             f"analysis `{call['analysis_id']}` landed {call['analysed_at']:%Y-%m-%d %H:%M %Z}"
             f" · {call['n_analyses']} analysis(es) of this call · source `{call['source_uri']}`"
+            + (f" · engine job `{call['engine_job_id']}`" if call["engine_job_id"] else "")
         )
         with st.expander("Parameters and metadata"):
             st.json(
                 {
                     "params": call["params"],
+                    "lineage": call["lineage"],
                     "metadata": call["metadata"],
                     "channel_roles": call["channel_roles"],
                     "etag": call["etag"],
@@ -113,12 +134,26 @@ else:
     )
     t2.bar_chart(talk, x="role", y="talk_s", horizontal=True)
 
+call_sections.conversation(
+    data["metrics"], data["speakers"], data["silences"], data["interruptions"], data["sentiment"]
+)
+call_sections.categories(data["categories"])
+call_sections.insights(engine_insights)
+call_sections.native_insights(native_insights)
+
 utts = data["utterances"]
 st.subheader(f"Transcript ({len(utts)} utterances)")
+guessed_roles = (call["diarization"] or "none") not in _ROLES_NOT_GUESSED
 if utts.empty:
     st.write("The current analysis has no utterances.")
 else:
+    if guessed_roles:
+        st.caption(
+            f"Speakers told apart by `{call['diarization']}` diarization; the number after"
+            " a role is how sure the role guess is (0.5 = a coin flip, 1 = certain)."
+        )
     # Long transcripts scroll inside a box; short ones render inline.
-    with st.container(height=600 if len(utts) > 15 else "content"):
+    with st.container(height=600 if len(utts) > 15 else "content", key="transcript"):
         for u in utts.itertuples(index=False):
-            st.markdown(utterance_markdown(u.start_s, u.role, u.speaker, u.text))
+            confidence = u.role_confidence if guessed_roles else None
+            st.markdown(utterance_markdown(u.start_s, u.role, u.speaker, u.text, confidence))

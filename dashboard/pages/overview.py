@@ -1,4 +1,5 @@
-"""Overview: headline numbers, calls per day and the latest runs."""
+"""Overview: headline numbers, what processing cost, outcomes, categories, calls per day and
+the latest runs."""
 
 from __future__ import annotations
 
@@ -8,13 +9,16 @@ import duckdb
 import streamlit as st
 
 from analytics.warehouse import queries
-from dashboard.data import with_warehouse
+from dashboard.data import fmt_usd, with_warehouse
 
 
 def _load(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     return {
         "overview": queries.overview(con),
         "per_day": queries.calls_per_day(con),
+        "cost": queries.cost_summary(con),
+        "outcomes": queries.outcome_distribution(con),
+        "categories": queries.calls_per_category(con),
         "runs": queries.recent_runs(con, limit=5),
     }
 
@@ -46,6 +50,64 @@ if last:
     )
 else:
     st.caption("No pipeline runs recorded yet.")
+
+cost = data["cost"]
+k1, k2, k3 = st.columns(3)
+k1.metric(
+    "Total cost",
+    fmt_usd(cost["total_usd"]),
+    border=True,
+    help="Transcription plus LLM insights, over every analysis ever landed (re-processing"
+    " a call costs again).",
+)
+k2.metric(
+    "Transcription cost",
+    fmt_usd(cost["transcription_usd"]),
+    border=True,
+    help=f"{cost['billed_minutes']:,.1f} billed audio minutes at each engine's configured"
+    " price (self-hosted engines: your own price, often 0).",
+)
+k3.metric(
+    "LLM insights cost",
+    fmt_usd(cost["llm_usd"]),
+    border=True,
+    help=f"{cost['tokens_in']:,} tokens in and {cost['tokens_out']:,} out over"
+    f" {cost['llm_calls']:,} LLM call(s); the offline engine and cache hits cost nothing.",
+)
+
+share = st.column_config.ProgressColumn(
+    "share of calls", min_value=0, max_value=1, format="percent"
+)
+left, right = st.columns(2)
+with left:
+    st.subheader("Outcomes")
+    outcomes = data["outcomes"]
+    if outcomes.empty:
+        st.write("No calls landed yet.")
+    else:
+        outcomes["outcome"] = outcomes["outcome"].fillna("(no insights)")
+        st.dataframe(
+            outcomes,
+            hide_index=True,
+            key="outcomes",
+            column_config={"share": share},
+        )
+        st.caption("Outcome of each call's primary insights (newest successful run).")
+with right:
+    st.subheader("Calls per category")
+    categories = data["categories"]
+    if categories.empty:
+        st.write("No call matched a category yet.")
+    else:
+        st.dataframe(
+            categories,
+            hide_index=True,
+            key="categories",
+            column_order=["category", "calls", "share"],
+            column_config={"share": share},
+        )
+        versions = sorted({v for vs in categories["rule_versions"] for v in vs})
+        st.caption(f"Current analyses; rules version(s) {', '.join(versions)}.")
 
 st.subheader("Calls per day")
 per_day = data["per_day"]

@@ -145,7 +145,8 @@ def test_overview_and_call_detail_in_chromium(warehouse, tmp_path: Path) -> None
 
 
 def _check_pages(page: Any, dashboard_url: str, warehouse: Any, tmp_path: Path) -> None:
-    """Overview shows the call count; call detail shows the transcript in time order."""
+    """Overview shows the call count and the cost; call detail shows the conversation,
+    categories, insights and the transcript in time order."""
     from playwright.sync_api import expect
 
     page.goto(f"{dashboard_url}/", wait_until="domcontentloaded")
@@ -156,6 +157,11 @@ def _check_pages(page: Any, dashboard_url: str, warehouse: Any, tmp_path: Path) 
         str(warehouse.n_calls), timeout=UI_TIMEOUT_MS
     )
     expect(page.get_by_text("Calls per day")).to_be_visible(timeout=UI_TIMEOUT_MS)
+    cost_metric = page.get_by_test_id("stMetric").filter(
+        has=page.get_by_test_id("stMetricLabel").get_by_text("Total cost", exact=True)
+    )
+    expect(cost_metric.get_by_test_id("stMetricValue")).to_have_text("$0.0022")
+    expect(page.get_by_text("Calls per category")).to_be_visible()
     expect(page.get_by_test_id("stException")).to_have_count(0)
     page.wait_for_timeout(1500)  # let the chart and table finish drawing for the screenshot
     shot = tmp_path / "dashboard_overview.png"
@@ -166,14 +172,26 @@ def _check_pages(page: Any, dashboard_url: str, warehouse: Any, tmp_path: Path) 
         f"{dashboard_url}/call_detail?call_id={warehouse.STEREO_ID}",
         wait_until="domcontentloaded",
     )
+    # The transcript's own box: summaries and action items above quote the same words.
+    transcript = page.locator(".st-key-transcript")
     texts = [line[5] for line in warehouse.STEREO_LINES]
     for text in texts:
-        expect(page.get_by_text(text)).to_be_visible(timeout=UI_TIMEOUT_MS)
+        expect(transcript.get_by_text(text)).to_be_visible(timeout=UI_TIMEOUT_MS)
     expect(page.get_by_role("heading", name=warehouse.STEREO_ID)).to_be_visible()
+    expect(page.get_by_role("heading", name="Conversation")).to_be_visible()
+    expect(page.get_by_text("offline (rules, not an LLM)")).to_be_visible()
+    expect(page.get_by_text("Outcome: resolved")).to_be_visible()
     expect(page.get_by_test_id("stException")).to_have_count(0)
     shown = [
-        t for t in page.get_by_test_id("stMarkdownContainer").all_inner_texts() if t.startswith("[")
+        t
+        for t in transcript.get_by_test_id("stMarkdownContainer").all_inner_texts()
+        if t.startswith("[")
     ]
     assert [t.split(": ", 1)[1] for t in shown] == texts, "utterances in time order"
     assert shown[0].startswith("[00:00] AGENT (ch0)")
     page.screenshot(path=str(tmp_path / "dashboard_call_detail.png"), full_page=True)
+    # The page scrolls inside Streamlit's main area: one screenshot per section.
+    for section in ("Conversation", "Insights"):
+        page.get_by_role("heading", name=section).evaluate("e => e.scrollIntoView()")
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(tmp_path / f"dashboard_call_detail_{section.lower()}.png"))
