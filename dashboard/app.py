@@ -14,12 +14,12 @@ from dashboard.data import missing_warehouse_message, warehouse_path
 st.set_page_config(page_title="callscope", page_icon=":material/headset_mic:", layout="wide")
 
 pages = [
-    st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
-    st.Page("pages/calls.py", title="Calls", icon=":material/list:", url_path="calls"),
+    st.Page("views/overview.py", title="Overview", icon=":material/dashboard:", default=True),
+    st.Page("views/calls.py", title="Calls", icon=":material/list:", url_path="calls"),
     st.Page(
-        "pages/call_detail.py", title="Call detail", icon=":material/call:", url_path="call_detail"
+        "views/call_detail.py", title="Call detail", icon=":material/call:", url_path="call_detail"
     ),
-    st.Page("pages/runs.py", title="Runs & errors", icon=":material/history:", url_path="runs"),
+    st.Page("views/runs.py", title="Runs & errors", icon=":material/history:", url_path="runs"),
 ]
 page = st.navigation(pages)
 

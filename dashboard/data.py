@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 #: Relative to dashboard/app.py, as registered with st.navigation.
-DETAIL_PAGE = "pages/call_detail.py"
+DETAIL_PAGE = "views/call_detail.py"
 DETAIL_URL_PATH = "call_detail"
 
 ROLE_COLORS = {"agent": "blue", "customer": "green"}
@@ -106,7 +106,7 @@ def link_to_call(call_id: str, label: str = "Open call detail") -> None:
     """A link to the call-detail page for ``call_id``.
 
     Uses st.page_link inside the navigation app; when a page file runs on its own
-    (tests, ``streamlit run dashboard/pages/...``) falls back to a plain relative link.
+    (tests, ``streamlit run dashboard/views/...``) falls back to a plain relative link.
     """
     try:
         st.page_link(

@@ -14,7 +14,7 @@ from analytics.warehouse.migrations import MIGRATIONS
 from dashboard.data import fmt_usd
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "dashboard"
-PAGES = ["pages/overview.py", "pages/calls.py", "pages/call_detail.py", "pages/runs.py"]
+PAGES = ["views/overview.py", "views/calls.py", "views/call_detail.py", "views/runs.py"]
 TIMEOUT = 30
 
 
@@ -59,7 +59,7 @@ def test_every_page_renders(warehouse, page: str) -> None:
 
 
 def test_overview_metrics(warehouse) -> None:
-    at = run_page("pages/overview.py")
+    at = run_page("views/overview.py")
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Calls"] == str(warehouse.n_calls)
     assert metrics["Audio minutes"] == f"{warehouse.audio_s / 60:.1f}"
@@ -71,7 +71,7 @@ def test_overview_metrics(warehouse) -> None:
 
 
 def test_overview_cost_outcomes_and_categories(warehouse) -> None:
-    at = run_page("pages/overview.py")
+    at = run_page("views/overview.py")
     metrics = metrics_of(at)
     total = warehouse.TRANSCRIPTION_USD + warehouse.LLM_USD
     assert metrics["Total cost"] == fmt_usd(total) == "$0.0022"
@@ -90,7 +90,7 @@ ALL_NEWEST_FIRST = ["call-mono-002", "call-diarized-005", "call-stereo-003", "ca
 
 
 def test_calls_table_and_search(warehouse) -> None:
-    at = run_page("pages/calls.py")
+    at = run_page("views/calls.py")
     table = at.dataframe[0].value
     assert table["call_id"].tolist() == ALL_NEWEST_FIRST
     assert at.selectbox(key="calls_pick").value == warehouse.MONO_ID
@@ -109,12 +109,12 @@ def test_calls_table_and_search(warehouse) -> None:
 
 
 def test_calls_preselects_query_param(warehouse) -> None:
-    at = run_page("pages/calls.py", call_id=warehouse.STEREO_ID)
+    at = run_page("views/calls.py", call_id=warehouse.STEREO_ID)
     assert at.selectbox(key="calls_pick").value == warehouse.STEREO_ID
 
 
 def test_calls_outcome_and_category_columns(warehouse) -> None:
-    at = run_page("pages/calls.py")
+    at = run_page("views/calls.py")
     table = at.dataframe[0].value.set_index("call_id")
     assert table.loc[warehouse.STEREO_ID, "outcome"] == "resolved"
     assert table.loc[warehouse.DIARIZED_ID, "outcome"] == "escalated"
@@ -126,7 +126,7 @@ def test_calls_outcome_and_category_columns(warehouse) -> None:
 
 
 def test_calls_filter_by_category_and_outcome(warehouse) -> None:
-    at = run_page("pages/calls.py")
+    at = run_page("views/calls.py")
     category, outcome = at.selectbox(key="calls_category"), at.selectbox(key="calls_outcome")
     assert category.value is None and outcome.value is None
     assert "escalation_request" in category.options
@@ -158,7 +158,7 @@ def test_calls_filter_by_category_and_outcome(warehouse) -> None:
 
 
 def test_call_detail_stereo_transcript_in_order(warehouse) -> None:
-    at = run_page("pages/call_detail.py", call_id=warehouse.STEREO_ID)
+    at = run_page("views/call_detail.py", call_id=warehouse.STEREO_ID)
     assert at.selectbox[0].value == warehouse.STEREO_ID
     assert at.header[0].value == warehouse.STEREO_ID
     metrics = {m.label: m.value for m in at.metric}
@@ -185,7 +185,7 @@ def test_call_detail_stereo_transcript_in_order(warehouse) -> None:
 
 
 def test_call_detail_conversation(warehouse) -> None:
-    at = run_page("pages/call_detail.py", call_id=warehouse.STEREO_ID)
+    at = run_page("views/call_detail.py", call_id=warehouse.STEREO_ID)
     assert "Conversation" in [h.value for h in at.subheader]
     metrics = metrics_of(at)
     assert metrics["Talk time"] == "22.2 s"
@@ -211,7 +211,7 @@ def test_call_detail_conversation(warehouse) -> None:
 
 
 def test_call_detail_categories_and_offline_insights(warehouse) -> None:
-    at = run_page("pages/call_detail.py", call_id=warehouse.STEREO_ID)
+    at = run_page("views/call_detail.py", call_id=warehouse.STEREO_ID)
     categories = frame_with(at, "category", "evidence at")
     assert categories.to_dict("records") == [
         {
@@ -235,7 +235,7 @@ def test_call_detail_categories_and_offline_insights(warehouse) -> None:
 
 
 def test_call_detail_llm_insights_before_offline(warehouse) -> None:
-    at = run_page("pages/call_detail.py", call_id=warehouse.RETRIED_ID)
+    at = run_page("views/call_detail.py", call_id=warehouse.RETRIED_ID)
     assert metrics_of(at)["Outcome"] == "callback"  # the newer LLM run is primary
     text = page_text(at)
     primary = f"**openai** · model `{warehouse.LLM_MODEL}` · prompt version `call_insights_v1`"
@@ -252,7 +252,7 @@ def test_call_detail_llm_insights_before_offline(warehouse) -> None:
 
 
 def test_call_detail_diarized_call(warehouse) -> None:
-    at = run_page("pages/call_detail.py", call_id=warehouse.DIARIZED_ID)
+    at = run_page("views/call_detail.py", call_id=warehouse.DIARIZED_ID)
     with connect_read_only(warehouse.path) as con:
         utts = queries.call_utterances(con, warehouse.DIARIZED_ID)
     confidence = f"{utts['role_confidence'].iloc[0]:.2f}"
@@ -279,7 +279,7 @@ def test_call_detail_diarized_call(warehouse) -> None:
 
 
 def test_call_detail_mono_shows_unknown_speaker(warehouse) -> None:
-    at = run_page("pages/call_detail.py", call_id=warehouse.MONO_ID)
+    at = run_page("views/call_detail.py", call_id=warehouse.MONO_ID)
     lines = transcript_lines(at)
     assert [line.split("]: ", 1)[1] for line in lines] == [line[5] for line in warehouse.MONO_LINES]
     assert all("unknown speaker" in line for line in lines)
@@ -298,7 +298,7 @@ def test_call_detail_mono_shows_unknown_speaker(warehouse) -> None:
 
 
 def test_call_detail_selectbox_switches_call(warehouse) -> None:
-    at = run_page("pages/call_detail.py")
+    at = run_page("views/call_detail.py")
     assert at.selectbox[0].value == warehouse.MONO_ID  # newest call by default
     at.selectbox[0].select(warehouse.STEREO_ID).run()
     assert not at.exception
@@ -307,13 +307,13 @@ def test_call_detail_selectbox_switches_call(warehouse) -> None:
 
 
 def test_call_detail_unknown_call_id(warehouse) -> None:
-    at = run_page("pages/call_detail.py", call_id="no-such-call")
+    at = run_page("views/call_detail.py", call_id="no-such-call")
     assert "no-such-call" in at.warning[0].value
     assert at.selectbox[0].value == warehouse.MONO_ID
 
 
 def test_runs_and_errors(warehouse) -> None:
-    at = run_page("pages/runs.py")
+    at = run_page("views/runs.py")
     runs, errors = (d.value for d in at.dataframe)
     assert runs["run_id"].tolist() == [warehouse.run_id]
     assert errors["stage"].tolist() == ["decode", "fetch"]
@@ -329,14 +329,14 @@ def test_app_navigation(warehouse) -> None:
     assert at.title[0].value == "Overview"
     assert {m.label: m.value for m in at.metric}["Calls"] == str(warehouse.n_calls)
 
-    at.switch_page("pages/calls.py").run()
+    at.switch_page("views/calls.py").run()
     assert not at.exception
     assert at.title[0].value == "Calls"
     link = at.get("page_link")[0].proto
     assert link.page == "call_detail"
     assert link.query_string == f"call_id={warehouse.MONO_ID}"
 
-    at.switch_page("pages/runs.py").run()
+    at.switch_page("views/runs.py").run()
     assert not at.exception
     assert at.title[0].value == "Runs & errors"
 
@@ -355,7 +355,7 @@ def test_unmigrated_warehouse_shows_message(tmp_path, monkeypatch) -> None:
     path = tmp_path / "empty.duckdb"
     duckdb.connect(str(path)).close()
     monkeypatch.setenv("CALLSCOPE_WAREHOUSE", str(path))
-    at = run_page("pages/overview.py")
+    at = run_page("views/overview.py")
     assert "not migrated" in at.info[0].value
 
 
@@ -377,7 +377,7 @@ def test_older_schema_shows_message(tmp_path, monkeypatch, page: str) -> None:
         )
     monkeypatch.setenv("CALLSCOPE_WAREHOUSE", str(path))
     at = run_page(page)
-    if page in ("pages/overview.py", "pages/call_detail.py"):  # cost, lineage, confidence
+    if page in ("views/overview.py", "views/call_detail.py"):  # cost, lineage, confidence
         assert "callscope migrate" in at.info[0].value
     else:  # the calls list and runs need no column added after migration 4
         assert not at.info, [i.value for i in at.info]
