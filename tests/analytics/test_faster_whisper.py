@@ -51,6 +51,9 @@ def test_non_speech_yields_no_invented_words(
     # each guard layer holds on its own: without VAD, the decoding guards still do
     no_vad = FasterWhisperTranscriber(FasterWhisperOptions(vad_filter=False))
     assert no_vad.transcribe(audio).words == ()
+    # and the batched pipeline (bench/engines.py's fastest mode) invents nothing either
+    batched = FasterWhisperTranscriber(FasterWhisperOptions(batch_size=8))
+    assert batched.transcribe(audio).words == ()
 
 
 @pytest.mark.parametrize("kind", sorted(NON_SPEECH))
