@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from analytics.enrich.metrics import MetricsOptions, compute_metrics
-from analytics.models import CallMetadata, CallResult, Utterance, Word
+from analytics.models import CallResult, Utterance, Word
 from analytics.warehouse import Warehouse, connect_read_only
 from analytics.warehouse.enrichment import (
     current_analyses,
@@ -23,6 +23,7 @@ from analytics.warehouse.enrichment import (
     recompute_metrics,
     write_metrics,
 )
+from tests.factories import call_result
 
 SAMPLES = Path(__file__).resolve().parents[2] / "data" / "samples"
 
@@ -48,22 +49,8 @@ UTTS = (
 def result(
     call_id: str, utterances: tuple[Utterance, ...], duration: float, etag: str = "e1"
 ) -> CallResult:
-    return CallResult(
-        call_id=call_id,
-        source_uri=f"s3://b/{call_id}.wav",
-        etag=etag,
-        duration_s=duration,
-        channels=2,
-        sample_rate=8000,
-        language="en",
-        language_prob=1.0,
-        engine="faster-whisper",
-        model="tiny.en",
-        pipeline_version="test",
-        params={},
-        metadata=CallMetadata(call_id, channel_roles=("customer", "agent")),
-        utterances=utterances,
-        diarization="channels",
+    return call_result(
+        utterances, call_id=call_id, etag=etag, duration_s=duration, pipeline_version="test"
     )
 
 

@@ -29,6 +29,7 @@ from analytics.insights.prompts import MAP_REDUCE_VERSION, PROMPT_VERSION
 from analytics.models import CallMetadata, CallResult, Utterance, Word
 from analytics.warehouse import Warehouse
 from analytics.warehouse.insights import WarehouseLLMCache, land_insights
+from tests.factories import call_result as make_call_result
 from tests.fakes import LoopbackAPIServer, Reply
 from tests.fakes.anthropic_server import FakeAnthropicServer
 from tests.fakes.openai_server import FakeOpenAIServer
@@ -173,22 +174,11 @@ def utterances_of(turns: list[tuple[str, str]], step: float = 5.0) -> tuple[Utte
 
 
 def call_result(utterances: tuple[Utterance, ...], call_id: str = "c1") -> CallResult:
-    return CallResult(
+    return make_call_result(
+        utterances,
         call_id=call_id,
-        source_uri=f"s3://b/{call_id}.wav",
-        etag="e1",
-        duration_s=utterances[-1].end,
-        channels=2,
-        sample_rate=8000,
-        language="en",
-        language_prob=1.0,
-        engine="faster-whisper",
-        model="tiny.en",
-        pipeline_version="1",
-        params={},
+        channel_roles=("agent", "customer"),
         metadata=CallMetadata(call_id, direction="inbound", channel_roles=("agent", "customer")),
-        utterances=utterances,
-        diarization="channels",
     )
 
 

@@ -5,9 +5,10 @@ from pathlib import Path
 import pytest
 
 from analytics.enrich.redact import PII_TYPES, luhn_ok, redact, redact_result, redact_utterances
-from analytics.models import CallMetadata, CallResult, Utterance, Word
+from analytics.models import Utterance, Word
 from analytics.warehouse import Warehouse
 from analytics.warehouse.insights import write_redaction_counts
+from tests.factories import call_result
 
 
 @pytest.mark.parametrize(
@@ -149,21 +150,8 @@ def test_counts_sum_over_utterances_and_wordless_utterances_are_redacted() -> No
 
 def test_redact_result_replaces_utterances_only() -> None:
     u = _utt(["call", "555-123-4567", "please"])
-    result = CallResult(
-        call_id="c1",
-        source_uri="file:///c1.wav",
-        etag=None,
-        duration_s=30.0,
-        channels=1,
-        sample_rate=8000,
-        language="en",
-        language_prob=1.0,
-        engine="faster-whisper",
-        model="tiny.en",
-        pipeline_version="1",
-        params={},
-        metadata=CallMetadata("c1"),
-        utterances=(u,),
+    result = call_result(
+        (u,), source_uri="file:///c1.wav", etag=None, duration_s=30.0, channel_roles=None
     )
     red, counts = redact_result(result)
     assert red.utterances[0].text == "call [PHONE] please"

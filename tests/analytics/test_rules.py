@@ -20,9 +20,10 @@ from analytics.enrich.rules import (
     normalize,
 )
 from analytics.errors import ConfigError
-from analytics.models import CallMetadata, CallResult, Utterance, Word
+from analytics.models import CallResult, Utterance, Word
 from analytics.warehouse import Warehouse, connect_read_only
 from analytics.warehouse.enrichment import categorize_all, write_metrics
+from tests.factories import call_result
 
 
 def utt(start: float, end: float, text: str, role: str | None, speaker: str = "") -> Utterance:
@@ -382,22 +383,12 @@ def test_missing_rule_file(tmp_path: Path) -> None:
 
 # --- re-categorizing stored calls ------------------------------------------------------------
 def result(call_id: str, utterances: tuple[Utterance, ...], duration: float) -> CallResult:
-    return CallResult(
+    return call_result(
+        utterances,
         call_id=call_id,
-        source_uri=f"s3://b/{call_id}.wav",
         etag=f"etag-{call_id}",
         duration_s=duration,
-        channels=2,
-        sample_rate=8000,
-        language="en",
-        language_prob=1.0,
-        engine="faster-whisper",
-        model="tiny.en",
         pipeline_version="test",
-        params={},
-        metadata=CallMetadata(call_id, channel_roles=("customer", "agent")),
-        utterances=utterances,
-        diarization="channels",
     )
 
 

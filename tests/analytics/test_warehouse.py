@@ -13,6 +13,7 @@ from analytics.errors import WarehouseError
 from analytics.models import CallMetadata, CallResult, Utterance, Word
 from analytics.warehouse import Warehouse, connect_read_only
 from analytics.warehouse.migrations import MIGRATIONS
+from tests.factories import call_result
 
 
 def make_result(call_id: str = "c1", etag: str = "e1", n: int = 3) -> CallResult:
@@ -31,22 +32,13 @@ def make_result(call_id: str = "c1", etag: str = "e1", n: int = 3) -> CallResult
         )
         for i in range(n)
     )
-    return CallResult(
+    return call_result(
+        utts,
         call_id=call_id,
-        source_uri=f"s3://b/{call_id}.wav",
         etag=etag,
         duration_s=30.0,
-        channels=2,
-        sample_rate=8000,
-        language="en",
-        language_prob=1.0,
-        engine="faster-whisper",
-        model="tiny.en",
-        pipeline_version="1",
         params={"beam_size": 5},
         metadata=CallMetadata(call_id, agent_id="agent-ana", channel_roles=("customer", "agent")),
-        utterances=utts,
-        diarization="channels",
     )
 
 
