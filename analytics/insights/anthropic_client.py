@@ -13,16 +13,13 @@ failure. Timeouts, 429, 529 (overloaded) and 5xx are retried by the SDK
 
 from __future__ import annotations
 
-import os
 from typing import Any, cast
 
 from pydantic import BaseModel
 
-from analytics.errors import ConfigError, InsightsError
+from analytics.errors import InsightsError
 from analytics.insights.base import Budget, LLMCache
 from analytics.insights.llm import Completion, LLMEngine, LLMOptions, Message
-
-_NO_KEY = "not-needed"
 
 
 class AnthropicEngine(LLMEngine):
@@ -36,21 +33,7 @@ class AnthropicEngine(LLMEngine):
         budget: Budget | None = None,
     ) -> None:
         super().__init__(options, cache=cache, budget=budget)
-        self._anthropic = self._sdk("anthropic")
-        key = options.api_key.get_secret_value() if options.api_key else None
-        key = key or os.environ.get("ANTHROPIC_API_KEY")
-        if not key:
-            if options.base_url is None:
-                raise ConfigError(
-                    "insights_engine=anthropic needs CALLSCOPE_LLM_API_KEY (or ANTHROPIC_API_KEY)"
-                )
-            key = _NO_KEY
-        self._client = self._anthropic.Anthropic(
-            api_key=key,
-            base_url=options.base_url,
-            timeout=options.timeout_s,
-            max_retries=options.max_retries,
-        )
+        self._anthropic, self._client = self._connect("anthropic", "Anthropic", "ANTHROPIC_API_KEY")
         self._check_context()
 
     def _send(self, system: str, messages: list[Message], schema: type[BaseModel]) -> Completion:

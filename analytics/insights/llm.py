@@ -21,6 +21,7 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -175,6 +176,28 @@ class LLMEngine:
             raise ConfigError(
                 f"insights_engine={self.name} needs `pip install callscope[llm]`"
             ) from exc
+
+    def _connect(self, module: str, client_class: str, key_env: str) -> tuple[Any, Any]:
+        """The vendor SDK and a client for the configured endpoint. Local servers (vLLM,
+        Ollama, llama.cpp...) take any key; hosted APIs need one."""
+        sdk = self._sdk(module)
+        opts = self.options
+        key = opts.api_key.get_secret_value() if opts.api_key else None
+        key = key or os.environ.get(key_env)
+        if not key:
+            if opts.base_url is None:
+                raise ConfigError(
+                    f"insights_engine={self.name} without llm_base_url needs"
+                    f" CALLSCOPE_LLM_API_KEY (or {key_env})"
+                )
+            key = "not-needed"
+        client = getattr(sdk, client_class)(
+            api_key=key,
+            base_url=opts.base_url,
+            timeout=opts.timeout_s,
+            max_retries=opts.max_retries,
+        )
+        return sdk, client
 
     def _check_context(self) -> None:
         """Fail at start-up, not mid-run, when prompts alone fill ``llm_context_tokens``."""

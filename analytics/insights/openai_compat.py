@@ -14,12 +14,11 @@ reported as a failure, not repaired. Timeouts, 429 and 5xx are retried by the SD
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any, cast
 
 from pydantic import BaseModel
 
-from analytics.errors import ConfigError, InsightsError
+from analytics.errors import InsightsError
 from analytics.insights.base import Budget, LLMCache
 from analytics.insights.llm import (
     Completion,
@@ -33,7 +32,6 @@ from analytics.insights.schema import json_schema, schema_name
 log = logging.getLogger(__name__)
 
 #: Key sent to local servers that need none (Ollama, vLLM, llama.cpp ignore it).
-_NO_KEY = "not-needed"
 
 
 class OpenAICompatEngine(LLMEngine):
@@ -47,22 +45,7 @@ class OpenAICompatEngine(LLMEngine):
         budget: Budget | None = None,
     ) -> None:
         super().__init__(options, cache=cache, budget=budget)
-        self._openai = self._sdk("openai")
-        key = options.api_key.get_secret_value() if options.api_key else None
-        key = key or os.environ.get("OPENAI_API_KEY")
-        if not key:
-            if options.base_url is None:
-                raise ConfigError(
-                    "insights_engine=openai without llm_base_url needs CALLSCOPE_LLM_API_KEY"
-                    " (or OPENAI_API_KEY)"
-                )
-            key = _NO_KEY
-        self._client = self._openai.OpenAI(
-            api_key=key,
-            base_url=options.base_url,
-            timeout=options.timeout_s,
-            max_retries=options.max_retries,
-        )
+        self._openai, self._client = self._connect("openai", "OpenAI", "OPENAI_API_KEY")
         self._structured = True
         self._check_context()
 
