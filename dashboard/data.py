@@ -193,3 +193,17 @@ def utterance_markdown(
     """One transcript line: ``[mm:ss] ROLE (speaker): text`` with the label colored."""
     label, color = speaker_label(role, speaker, role_confidence)
     return f"`[{clock(start_s)}]` :{color}[**{escape_md(label)}**]: {escape_md(str(text))}"
+
+
+def runs_table(runs: Any, compact: bool = False) -> None:
+    """The recent-runs table shared by the overview and the runs page."""
+    if runs.empty:
+        st.write("No runs yet.")
+        return
+    config = {
+        "audio_minutes": st.column_config.NumberColumn("audio min", format="%.1f"),
+        "wall_s": st.column_config.NumberColumn("wall s", format="%.1f"),
+    }
+    if compact:
+        config["run_id"] = st.column_config.TextColumn("run", width="small")
+    st.dataframe(runs, hide_index=True, column_config=config)

@@ -9,7 +9,7 @@ import duckdb
 import streamlit as st
 
 from analytics.warehouse import queries
-from dashboard.data import fmt_usd, with_warehouse
+from dashboard.data import fmt_usd, runs_table, with_warehouse
 
 
 def _load(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
@@ -119,16 +119,4 @@ else:
     st.bar_chart(per_day, x="day", y="calls", x_label="day (UTC)", y_label="calls", height=300)
 
 st.subheader("Recent runs")
-runs = data["runs"]
-if runs.empty:
-    st.write("No runs yet.")
-else:
-    st.dataframe(
-        runs,
-        hide_index=True,
-        column_config={
-            "run_id": st.column_config.TextColumn("run", width="small"),
-            "audio_minutes": st.column_config.NumberColumn("audio min", format="%.1f"),
-            "wall_s": st.column_config.NumberColumn("wall s", format="%.1f"),
-        },
-    )
+runs_table(data["runs"], compact=True)

@@ -8,7 +8,7 @@ import duckdb
 import streamlit as st
 
 from analytics.warehouse import queries
-from dashboard.data import with_warehouse
+from dashboard.data import runs_table, with_warehouse
 
 
 def _load(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
@@ -21,18 +21,7 @@ if data is None:
     st.stop()
 
 st.subheader("Recent runs")
-runs = data["runs"]
-if runs.empty:
-    st.write("No runs yet.")
-else:
-    st.dataframe(
-        runs,
-        hide_index=True,
-        column_config={
-            "audio_minutes": st.column_config.NumberColumn("audio min", format="%.1f"),
-            "wall_s": st.column_config.NumberColumn("wall s", format="%.1f"),
-        },
-    )
+runs_table(data["runs"])
 
 st.subheader("Call errors")
 errors = data["errors"]
