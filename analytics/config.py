@@ -233,6 +233,89 @@ class Settings(BaseSettings):
         4, description="Retries per API request on 429, 5xx and network errors (backoff)."
     )
 
+    # --- live voice agent (agent/, extra `agent`) ------------------------------------
+    agent_host: str = Field("127.0.0.1", description="Address the voice agent listens on.")
+    agent_port: int = Field(8765, description="Port of the voice agent (TwiML + WebSocket).")
+    agent_public_url: str | None = Field(
+        None,
+        description="Public base URL Twilio reaches the agent at (e.g. https://x.example.com);"
+        " unset uses the Host header of the TwiML request.",
+    )
+    agent_brain: Literal["script", "openai"] = Field(
+        "script",
+        description="script (order-status dialogue, no network) or openai (any OpenAI-compatible"
+        " endpoint in CALLSCOPE_LLM_BASE_URL with function calling).",
+    )
+    agent_stt_model: str = Field(
+        "tiny.en", description="Whisper model name or local CTranslate2 dir for the agent's STT."
+    )
+    agent_tts_url: str = Field(
+        "http://127.0.0.1:5002",
+        description="piper HTTP server (a separate process; POST /synthesize).",
+    )
+    agent_tts_voice: str = Field("en_US-joe-medium", description="piper voice name.")
+    agent_consent_message: str = Field(
+        "This call is recorded for quality and training.",
+        description="Recording-consent line spoken first; empty disables it (and the sidecar"
+        " says consent: none).",
+    )
+    agent_vad_start_s: float = Field(
+        0.15, description="Speech (s) Silero VAD needs to say the caller started (barge-in)."
+    )
+    agent_vad_stop_s: float = Field(
+        0.25, description="Silence (s) after which Silero VAD says the caller stopped."
+    )
+    agent_turn_timeout_s: float = Field(
+        0.15, description="Extra wait (s) after VAD stop before the caller's turn ends."
+    )
+    agent_filler_after_ms: int = Field(
+        700, description="Speak a filler phrase when a tool call takes longer than this (ms)."
+    )
+    agent_filler_phrase: str = Field(
+        "One moment while I look that up.", description="The filler phrase."
+    )
+    agent_max_call_s: float = Field(
+        600, description="Server-side cap on call duration (s); the agent says goodbye and hangs up."
+    )
+    agent_cost_per_min_usd: float = Field(
+        0.02,
+        description="Running cost of a call per minute (telephony + compute), USD, for the spend"
+        " cap; LLM tokens are added at the CALLSCOPE_LLM_PRICE_* rates.",
+    )
+    agent_max_spend_usd: float = Field(
+        1.0, description="Server-side cap on the spend of one call, USD."
+    )
+    agent_orders_path: Path | None = Field(
+        None, description="CSV order table for the lookup tool; unset uses the bundled demo table."
+    )
+    agent_tool_delay_ms: int = Field(
+        0, description="Added latency of the local order lookup (rehearses a slow back-end)."
+    )
+    agent_recordings_prefix: str = Field(
+        "agent",
+        description="Key prefix under CALLSCOPE_SOURCE for agent recordings"
+        " (<source>/<prefix>/YYYY/MM/DD/<call_id>.wav + .json).",
+    )
+    agent_spool_dir: Path = Field(
+        Path("data/agent/spool"),
+        description="Recordings whose upload failed wait here until a retry succeeds.",
+    )
+    agent_upload_attempts: int = Field(
+        4, description="Upload attempts at hang-up before the recording stays spooled."
+    )
+    agent_hash_numbers: bool = Field(
+        True, description="Store caller/callee numbers as salted SHA-256 hashes in sidecars."
+    )
+    agent_hash_salt: SecretStr | None = Field(
+        None, description="Salt for hashed phone numbers (keep it stable to join calls)."
+    )
+    agent_twilio_account_sid: str | None = Field(
+        None, description="Twilio account SID; with the auth token, hang-up uses Twilio's API."
+    )
+    agent_twilio_auth_token: SecretStr | None = Field(
+        None, description="Twilio auth token (hang-up through the REST API); never logged."
+    )
+
     def price_per_minute(self, engine: str) -> float:
         """Configured price of one billed audio minute for ``engine``."""
         return float(getattr(self, f"price_{engine.replace('-', '_')}_per_min", 0.0))
