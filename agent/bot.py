@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import tempfile
 import uuid
 from dataclasses import dataclass, field
@@ -36,7 +37,10 @@ from pipecat.transports.websocket.fastapi import (
     FastAPIWebsocketParams,
     FastAPIWebsocketTransport,
 )
-from pipecat.turns.user_start import VADUserTurnStartStrategy
+from pipecat.turns.user_start import (
+    TranscriptionUserTurnStartStrategy,
+    VADUserTurnStartStrategy,
+)
 from pipecat.turns.user_stop import SpeechTimeoutUserTurnStopStrategy
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
 from pipecat.workers.runner import WorkerRunner
@@ -44,7 +48,7 @@ from pipecat.workers.runner import WorkerRunner
 from agent.brain import LOOKUP_ORDER, SYSTEM_PROMPT, ScriptedBrain, greeting, make_openai_brain
 from agent.observer import CallEventsObserver
 from agent.orders import OrderTable
-from agent.recording import CallRecord, recording_key, write_stereo_wav
+from agent.recording import CallRecord, first_sound_s, recording_key, write_stereo_wav
 from agent.stt import SharedWhisperSTTService
 from agent.tts import PiperServerTTSService
 from agent.upload import RecordingUploader, UploadResult
@@ -148,7 +152,7 @@ async def run_call(websocket: WebSocket, deps: AgentDeps) -> CallResultInfo | No
         context,
         user_params=LLMUserAggregatorParams(
             user_turn_strategies=UserTurnStrategies(
-                start=[VADUserTurnStartStrategy()],
+                start=[VADUserTurnStartStrategy(), TranscriptionUserTurnStartStrategy()],
                 stop=[SpeechTimeoutUserTurnStopStrategy(user_speech_timeout=s.agent_turn_timeout_s)],
             ),
         ),
@@ -192,7 +196,7 @@ async def run_call(websocket: WebSocket, deps: AgentDeps) -> CallResultInfo | No
         await worker.queue_frames(
             [
                 LLMMessagesAppendFrame([{"role": "assistant", "content": opening}]),
-                TTSSpeakFrame(opening),
+                *[TTSSpeakFrame(part) for part in _sentences(opening)],
             ]
         )
 
@@ -253,6 +257,9 @@ def _finish(
     with tempfile.NamedTemporaryFile(suffix=".wav", delete=False, dir=_tmp_dir(s)) as fh:
         tmp = Path(fh.name)
     duration = write_stereo_wav(tmp, audio["pcm"], audio["rate"], audio["channels"])
+    record.align_to_recording(
+        first_sound_s(audio["pcm"], audio["rate"], audio["channels"], channel=1)
+    )
     salt = s.agent_hash_salt.get_secret_value() if s.agent_hash_salt else None
     sidecar = record.sidecar(
         duration_s=duration,
@@ -270,6 +277,11 @@ def _finish(
     info = CallResultInfo(record.call_id, key, result, sidecar)
     deps.results.append(info)
     return info
+
+
+def _sentences(text: str) -> list[str]:
+    """Speak a long opening sentence by sentence: the first one is heard sooner."""
+    return [p.strip() for p in re.split(r"(?<=[.!?])\s+", text) if p.strip()]
 
 
 def _tmp_dir(s: Settings) -> str:

@@ -49,6 +49,7 @@ LOOKUP_ORDER = FunctionSchema(
 
 _GOODBYE_CUES = ("that's all", "that is all", "no thank", "nothing else", "bye", "no, thanks")
 _ETA_CUES = ("when", "arrive", "date", "deliver", "repeat")
+_GREETINGS = {"hi", "hello", "hey", "hi there", "hello there", "good morning", "yes", "yeah"}
 
 
 def greeting(consent_message: str) -> str:
@@ -106,6 +107,7 @@ class ScriptedBrain(FrameProcessor):
         self._filler_after_s = filler_after_s
         self._order: dict[str, Any] | None = None
         self._misses = 0
+        self._done = False
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
@@ -122,6 +124,8 @@ class ScriptedBrain(FrameProcessor):
     async def _reply(self, frame: LLMContextFrame) -> None:
         heard = _last_user_text(frame.context.get_messages())
         lowered = heard.lower()
+        if lowered.strip(" .,!?") in _GREETINGS or self._done:
+            return  # a bare greeting is not an answer: keep listening
         number = order_number_in(heard)
         if number:
             result = await timed_tool(
@@ -135,7 +139,7 @@ class ScriptedBrain(FrameProcessor):
             if result.get("found"):
                 self._order = result
                 await self._say(
-                    f"I found order {_spaced(number)}, your {result['item']}. It is "
+                    f"Got it. Order {_spaced(number)}, your {result['item']}, is "
                     f"{result['status']}, and the delivery date is {result['eta']}. "
                     "Is there anything else I can help with?"
                 )
@@ -147,6 +151,7 @@ class ScriptedBrain(FrameProcessor):
             return
         if self._order and any(cue in lowered for cue in _GOODBYE_CUES):
             await self._say(f"Thank you for calling {SHOP}. Goodbye!")
+            self._done = True
             self._record.end("agent_hangup")
             await self.push_frame(EndWorkerFrame(), FrameDirection.UPSTREAM)
             return
@@ -159,6 +164,7 @@ class ScriptedBrain(FrameProcessor):
         self._misses += 1
         if self._misses >= 3:
             await self._say("I'm sorry, I can't help with that. Goodbye!")
+            self._done = True
             self._record.end("agent_hangup")
             await self.push_frame(EndWorkerFrame(), FrameDirection.UPSTREAM)
             return

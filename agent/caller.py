@@ -83,8 +83,8 @@ def order_call_script(order_id: str, rng: random.Random) -> list[CallerLine]:
     spoken = " ".join(order_id)
     opener = rng.choice(
         [
-            f"Hi, I am calling about my order. The number is {spoken}.",
-            f"Hello. My order number is {spoken}.",
+            f"Hi, I am calling about my order, the number is {spoken}.",
+            f"Hello, my order number is {spoken}.",
             f"Hi there, order number {spoken}, please.",
         ]
     )
@@ -145,7 +145,7 @@ async def place_call(
     from_number: str = "+15550100",
     to_number: str = "+15550199",
     max_call_s: float = 90.0,
-    silence_before_hangup_s: float = 6.0,
+    hang_up_after_s: float = 20.0,
 ) -> CallerReport:
     """Call the agent, say ``lines``, return what the caller saw and when."""
     audio = [await asyncio.to_thread(espeak, line.text, voice, speed) for line in lines]
@@ -253,10 +253,10 @@ async def place_call(
                         max_call_s,
                     )
                 else:
-                    mark = speaker.now()
+                    # interrupt once the agent has been talking for a while without a break
                     await wait_until(
-                        lambda mark=mark: (s := speaker.first_speech_after(mark)) is not None
-                        and speaker.now() - s >= line.barge_in_after_s,
+                        lambda line=line: speaker.speaking()
+                        and speaker.now() - speaker.segments[-1][0] >= line.barge_in_after_s,
                         max_call_s,
                     )
                 if closed.is_set():
@@ -272,7 +272,7 @@ async def place_call(
                 report.lines.append(entry)
                 await wait_until(lambda end=end: speaker.now() >= end, max_call_s)
             # after the last line: wait for the agent to answer and hang up
-            await wait_until(lambda: closed.is_set(), silence_before_hangup_s + 10)
+            await wait_until(lambda: closed.is_set(), hang_up_after_s)
         finally:
             for entry in report.lines:
                 first = speaker.first_speech_after(entry["end_s"])

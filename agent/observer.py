@@ -32,6 +32,7 @@ class CallEventsObserver(BaseObserver):
         super().__init__(observe_every_push=False, **kwargs)
         self.record = record
         self._last_caller_start: float | None = None
+        self._barged_at: float | None = None
 
     def _at(self, wall: float) -> float:
         """A wall-clock timestamp (time.time) -> seconds on the record's clock."""
@@ -55,9 +56,11 @@ class CallEventsObserver(BaseObserver):
             if rec.agent_speaking:
                 rec.add("agent_stop")
         elif isinstance(frame, InterruptionFrame):
-            if rec.agent_speaking:
-                onset = self._last_caller_start
-                rec.add("barge_in", caller_onset_s=None if onset is None else round(onset, 3))
+            onset = self._last_caller_start
+            speaking = rec.caller_speaking and rec.agent_speaking
+            if speaking and onset is not None and onset != self._barged_at:
+                self._barged_at = onset
+                rec.add("barge_in", caller_onset_s=round(onset, 3))
         elif isinstance(frame, TranscriptionFrame):
             rec.add("caller_text", text=frame.text.strip())
         elif isinstance(frame, MetricsFrame):

@@ -16,6 +16,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from agent import AGENT_VERSION
 
 #: Channel 0 carries the caller, channel 1 the agent (pipecat's AudioBufferProcessor order).
@@ -80,6 +82,29 @@ class CallRecord:
         elif kind == "agent_stop":
             self.agent_speaking = False
         return event
+
+    def align_to_recording(self, first_agent_audio_s: float | None) -> float:
+        """Shift events so t=0 is the recording's first sample.
+
+        The recording holds every media frame the caller sent, including those buffered
+        while the pipeline was starting, so it begins before this record's clock did. The
+        first agent audio is in both: its position in the agent channel anchors the shift.
+        Returns the shift applied (s).
+        """
+        first = next((e["t"] for e in self.events if e["type"] == "agent_start"), None)
+        if first_agent_audio_s is None or first is None:
+            return 0.0
+        shift = round(first_agent_audio_s - first, 3)
+        if abs(shift) < 0.02:
+            return 0.0
+        for event in self.events:
+            if event["type"] in ("consent", "greeting"):
+                continue  # queued at connect: stays at 0
+            event["t"] = round(max(0.0, event["t"] + shift), 3)
+            if event.get("caller_onset_s") is not None:
+                event["caller_onset_s"] = round(max(0.0, event["caller_onset_s"] + shift), 3)
+        self.started_at -= timedelta(seconds=max(0.0, shift))
+        return shift
 
     def end(self, reason: str) -> None:
         """First reason wins (a cap that ends the call is not overwritten by the hang-up)."""
@@ -201,6 +226,14 @@ def write_stereo_wav(path: Path, pcm: bytes, sample_rate: int, channels: int = 2
         w.setframerate(sample_rate)
         w.writeframes(pcm)
     return len(pcm) / frame_bytes / sample_rate
+
+
+def first_sound_s(pcm: bytes, sample_rate: int, channels: int, channel: int) -> float | None:
+    """Time of the first non-silent sample on ``channel`` of interleaved 16-bit PCM."""
+    samples = np.frombuffer(pcm[: len(pcm) - len(pcm) % (2 * channels)], dtype=np.int16)
+    track = samples.reshape(-1, channels)[:, channel]
+    loud = np.flatnonzero(np.abs(track.astype(np.int32)) > 64)
+    return round(float(loud[0]) / sample_rate, 3) if loud.size else None
 
 
 def recording_key(base_prefix: str, agent_prefix: str, started_at: datetime, call_id: str) -> str:

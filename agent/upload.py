@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from boto3.exceptions import S3UploadFailedError
 from botocore.exceptions import BotoCoreError, ClientError
 
 from analytics.sources.s3 import parse_s3_uri
@@ -87,7 +88,7 @@ class RecordingUploader:
                     if side.exists():
                         self.client.upload_file(str(side), self.bucket, f"{key}.json")
                     self.client.upload_file(str(wav), self.bucket, f"{key}.wav")
-                except (ClientError, BotoCoreError, OSError) as exc:
+                except (ClientError, BotoCoreError, S3UploadFailedError, OSError) as exc:
                     error = f"{type(exc).__name__}: {exc}"
                     log.warning(
                         "upload of %s to s3://%s failed (attempt %d/%d): %s",

@@ -260,13 +260,13 @@ class Settings(BaseSettings):
         " says consent: none).",
     )
     agent_vad_start_s: float = Field(
-        0.15, description="Speech (s) Silero VAD needs to say the caller started (barge-in)."
+        0.1, description="Speech (s) Silero VAD needs to say the caller started (barge-in)."
     )
     agent_vad_stop_s: float = Field(
-        0.25, description="Silence (s) after which Silero VAD says the caller stopped."
+        0.2, description="Silence (s) after which Silero VAD says the caller stopped."
     )
     agent_turn_timeout_s: float = Field(
-        0.15, description="Extra wait (s) after VAD stop before the caller's turn ends."
+        0.2, description="Extra wait (s) after VAD stop before the caller's turn ends."
     )
     agent_filler_after_ms: int = Field(
         700, description="Speak a filler phrase when a tool call takes longer than this (ms)."
