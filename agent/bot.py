@@ -1,7 +1,8 @@
 """One call: a pipecat pipeline on a Twilio Media Streams WebSocket, recorded in stereo.
 
 transport.input -> Silero VAD -> Whisper STT -> user context -> brain -> piper TTS
--> transport.output -> AudioBufferProcessor (caller ch0, agent ch1) -> assistant context
+-> transport.output -> assistant context, with the recorder's taps after transport.input
+(caller, ch0) and transport.output (agent, ch1): agent/recorder.py
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import re
 import tempfile
 import uuid
 from dataclasses import dataclass, field
@@ -29,7 +29,6 @@ from pipecat.processors.aggregators.llm_response_universal import (
     LLMContextAggregatorPair,
     LLMUserAggregatorParams,
 )
-from pipecat.processors.audio.audio_buffer_processor import AudioBufferProcessor
 from pipecat.processors.audio.vad_processor import VADProcessor
 from pipecat.runner.utils import parse_telephony_websocket
 from pipecat.serializers.twilio import TwilioFrameSerializer
@@ -41,6 +40,7 @@ from pipecat.turns.user_start import (
     TranscriptionUserTurnStartStrategy,
     VADUserTurnStartStrategy,
 )
+from pipecat.turns.user_mute import MuteUntilFirstBotCompleteUserMuteStrategy
 from pipecat.turns.user_stop import SpeechTimeoutUserTurnStopStrategy
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
 from pipecat.workers.runner import WorkerRunner
@@ -48,6 +48,7 @@ from pipecat.workers.runner import WorkerRunner
 from agent.brain import LOOKUP_ORDER, SYSTEM_PROMPT, ScriptedBrain, greeting, make_openai_brain
 from agent.observer import CallEventsObserver
 from agent.orders import OrderTable
+from agent.recorder import CallRecorder
 from agent.recording import CallRecord, first_sound_s, recording_key, write_stereo_wav
 from agent.stt import SharedWhisperSTTService
 from agent.tts import PiperServerTTSService
@@ -151,23 +152,27 @@ async def run_call(websocket: WebSocket, deps: AgentDeps) -> CallResultInfo | No
     aggregators = LLMContextAggregatorPair(
         context,
         user_params=LLMUserAggregatorParams(
+            # the opening (with the consent line) is always heard in full
+            user_mute_strategies=[MuteUntilFirstBotCompleteUserMuteStrategy()],
             user_turn_strategies=UserTurnStrategies(
                 start=[VADUserTurnStartStrategy(), TranscriptionUserTurnStartStrategy()],
                 stop=[SpeechTimeoutUserTurnStopStrategy(user_speech_timeout=s.agent_turn_timeout_s)],
             ),
         ),
     )
-    recorder = AudioBufferProcessor(sample_rate=RECORDING_RATE, num_channels=2)
+    recorder = CallRecorder(sample_rate=RECORDING_RATE)
+    recorder.start()  # from the first media frame: the caller's stream is the clock
     pipeline = Pipeline(
         [
             transport.input(),
+            recorder.caller_tap(),
             vad,
             stt,
             aggregators.user(),
             brain,
             tts,
             transport.output(),
-            recorder,
+            recorder.agent_tap(),
             aggregators.assistant(),
         ]
     )
@@ -182,21 +187,14 @@ async def run_call(websocket: WebSocket, deps: AgentDeps) -> CallResultInfo | No
         observers=[CallEventsObserver(record)],
         idle_timeout_secs=max(60.0, s.agent_max_call_s),
     )
-    audio: dict[str, Any] = {}
-
-    @recorder.event_handler("on_audio_data")
-    async def _on_audio(_proc: Any, pcm: bytes, sample_rate: int, channels: int) -> None:
-        audio.update(pcm=pcm, rate=sample_rate, channels=channels)
-
     @transport.event_handler("on_client_connected")
     async def _on_connected(_t: Any, _ws: Any) -> None:
         record.restart_clock()
-        await recorder.start_recording()
         record.add("consent" if record.consent_message else "greeting", text=opening)
         await worker.queue_frames(
             [
                 LLMMessagesAppendFrame([{"role": "assistant", "content": opening}]),
-                *[TTSSpeakFrame(part) for part in _sentences(opening)],
+                TTSSpeakFrame(opening),
             ]
         )
 
@@ -221,7 +219,9 @@ async def run_call(websocket: WebSocket, deps: AgentDeps) -> CallResultInfo | No
             await caps
         if deps.http is None:
             await http.close()
+    recorder.stop()
     record.end("caller_hangup")  # no-op when another reason came first
+    audio = {"pcm": recorder.stereo_pcm(), "rate": recorder.sample_rate, "channels": 2}
     return await asyncio.to_thread(_finish, record, audio, deps, llm_usd_per_token)
 
 
@@ -277,11 +277,6 @@ def _finish(
     info = CallResultInfo(record.call_id, key, result, sidecar)
     deps.results.append(info)
     return info
-
-
-def _sentences(text: str) -> list[str]:
-    """Speak a long opening sentence by sentence: the first one is heard sooner."""
-    return [p.strip() for p in re.split(r"(?<=[.!?])\s+", text) if p.strip()]
 
 
 def _tmp_dir(s: Settings) -> str:

@@ -145,7 +145,7 @@ async def place_call(
     from_number: str = "+15550100",
     to_number: str = "+15550199",
     max_call_s: float = 90.0,
-    hang_up_after_s: float = 20.0,
+    hang_up_after_s: float = 45.0,
 ) -> CallerReport:
     """Call the agent, say ``lines``, return what the caller saw and when."""
     audio = [await asyncio.to_thread(espeak, line.text, voice, speed) for line in lines]

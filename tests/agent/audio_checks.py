@@ -38,3 +38,23 @@ def barge_ins(stereo: np.ndarray, rate: int, quiet_frames: int = 10) -> list[tup
             j += 1
         found.append((round(i * FRAME_S, 3), round((j - i) * FRAME_S * 1000)))
     return found
+
+
+def agent_quiet_after(
+    stereo: np.ndarray, rate: int, near_s: float, quiet_frames: int = 10
+) -> tuple[float, bool, int]:
+    """For caller speech starting near ``near_s`` (the caller's own clock): its onset in the
+    recording, whether the agent was talking then, and ms until the agent channel is quiet
+    for ``quiet_frames`` (200 ms)."""
+    caller, agent = active(stereo[:, 0], rate), active(stereo[:, 1], rate)
+    n = min(len(caller), len(agent))
+    lo, hi = max(0, int((near_s - 0.5) / FRAME_S)), min(n, int((near_s + 1.0) / FRAME_S))
+    hits = [i for i in range(lo, hi) if caller[i]]
+    if not hits:
+        raise AssertionError(f"no caller speech near {near_s}s in the recording")
+    i = hits[0]
+    talking = bool(agent[max(0, i - 15) : i + 1].any())
+    j = i
+    while j < n and agent[j : j + quiet_frames].any():
+        j += 1
+    return round(i * FRAME_S, 3), talking, round((j - i) * FRAME_S * 1000)
