@@ -140,9 +140,14 @@ class LoopbackAPIServer:
                 )
                 try:
                     self.send_response(reply.status)
-                    self.send_header("Content-Type", "application/json")
+                    extra = {k: v for k, v in reply.headers.items() if k.lower() != "content-type"}
+                    content_type = next(
+                        (v for k, v in reply.headers.items() if k.lower() == "content-type"),
+                        "application/json",
+                    )
+                    self.send_header("Content-Type", content_type)
                     self.send_header("Content-Length", str(len(payload)))
-                    for key, value in reply.headers.items():
+                    for key, value in extra.items():
                         self.send_header(key, value)
                     self.end_headers()
                     self.wfile.write(payload)

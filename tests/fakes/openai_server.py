@@ -9,6 +9,7 @@ at :attr:`FakeOpenAIServer.base_url`.
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from typing import Any
@@ -142,4 +143,71 @@ class FakeOpenAIServer(LoopbackAPIServer):
 
     def default_reply(self, body: Any) -> Reply:
         content = self.responder(body)
+        if isinstance(body, dict) and body.get("stream"):
+            return self.stream_text(content, prompt_tokens=_prompt_tokens(body))
         return Reply(200, self.completion(content, prompt_tokens=_prompt_tokens(body)))
+
+    # --- streaming (``stream: true``): server-sent ``chat.completion.chunk`` events ------
+    @staticmethod
+    def sse(chunks: list[dict[str, Any]]) -> Reply:
+        """``data: <chunk>`` events and the closing ``data: [DONE]``, as the API streams."""
+        lines = [f"data: {json.dumps(c)}\n\n" for c in chunks] + ["data: [DONE]\n\n"]
+        return Reply(200, "".join(lines).encode(), {"Content-Type": "text/event-stream"})
+
+    @staticmethod
+    def _chunk(
+        delta: dict[str, Any], finish: str | None = None, cid: str = "chatcmpl-fakestream"
+    ) -> dict[str, Any]:
+        return {
+            "id": cid,
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": "gpt-4o-mini-2024-07-18",
+            "system_fingerprint": "fp_fake0001",
+            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+        }
+
+    @staticmethod
+    def _usage_chunk(prompt_tokens: int, completion_tokens: int) -> dict[str, Any]:
+        return {
+            "id": "chatcmpl-fakestream",
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": "gpt-4o-mini-2024-07-18",
+            "choices": [],
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+            },
+        }
+
+    def stream_text(self, content: str, prompt_tokens: int = 100) -> Reply:
+        """A streamed assistant message, a few words per chunk."""
+        words = content.split(" ")
+        pieces = [" ".join(words[i : i + 3]) + " " for i in range(0, len(words), 3)]
+        chunks = [self._chunk({"role": "assistant", "content": ""})]
+        chunks += [self._chunk({"content": p}) for p in pieces]
+        chunks.append(self._chunk({}, "stop"))
+        chunks.append(self._usage_chunk(prompt_tokens, max(1, len(content) // 4)))
+        return self.sse(chunks)
+
+    def stream_tool_call(self, name: str, arguments: dict[str, Any], call_id: str) -> Reply:
+        """A streamed tool call: name first, then the JSON arguments in two pieces."""
+        args = json.dumps(arguments)
+        half = len(args) // 2
+        first = {"index": 0, "id": call_id, "type": "function"}
+        chunks = [
+            self._chunk(
+                {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [{**first, "function": {"name": name, "arguments": ""}}],
+                }
+            ),
+            self._chunk({"tool_calls": [{"index": 0, "function": {"arguments": args[:half]}}]}),
+            self._chunk({"tool_calls": [{"index": 0, "function": {"arguments": args[half:]}}]}),
+            self._chunk({}, "tool_calls"),
+            self._usage_chunk(120, 20),
+        ]
+        return self.sse(chunks)
