@@ -10,12 +10,14 @@ import logging
 from dataclasses import dataclass, replace
 from typing import Any
 
+from analytics.agent_metrics import agent_metrics
 from analytics.enrich.redact import redact_result, redact_utterances
 from analytics.enrich.rules import RuleSet
 from analytics.insights import CallContext, analyze_safely
 from analytics.insights.base import InsightResult, InsightsEngine
 from analytics.models import CallResult
 from analytics.warehouse import Warehouse
+from analytics.warehouse.agent import write_agent_metrics
 from analytics.warehouse.insights import land_insights, write_native_insights
 
 log = logging.getLogger(__name__)
@@ -50,6 +52,8 @@ def land_processed(
     the engine's native insights and the redaction counts. Returns the analysis id, or
     None when this exact lineage had already landed."""
     result = processed.result
+    # agent-side metrics (sidecar events): validated before anything lands
+    metrics = agent_metrics(result.metadata.extra, result.utterances)
     if redact_pii:
         stored, counts = redact_result(result)
     else:
@@ -65,6 +69,9 @@ def land_processed(
         return None
     if ins is not None:
         land_insights(wh, analysis_id, result.call_id, ins, counts)
+    if metrics is not None:
+        with wh.transaction() as con:
+            write_agent_metrics(con, analysis_id, result.call_id, metrics, result.metadata.extra)
     if result.native:
         with wh.transaction() as con:
             write_native_insights(

@@ -303,4 +303,42 @@ MIGRATIONS: tuple[Migration, ...] = (
         ALTER TABLE utterances ADD COLUMN role_confidence DOUBLE;
         """,
     ),
+    # 30-34 are reserved for agent-side metrics.
+    Migration(
+        30,
+        "agent-side metrics and events from voice-agent sidecars",
+        """
+        CREATE TABLE agent_call_metrics (
+            analysis_id           VARCHAR PRIMARY KEY,
+            call_id               VARCHAR NOT NULL,
+            agent_version         VARCHAR,
+            brain                 VARCHAR,
+            end_reason            VARCHAR,
+            consent               BOOLEAN,
+            turns                 INTEGER,
+            latency_p50_ms        INTEGER,
+            latency_p95_ms        INTEGER,
+            barge_ins             INTEGER,
+            tool_calls            INTEGER,
+            tool_ms               INTEGER,
+            fillers               INTEGER,
+            spend_usd             DOUBLE,
+            audio_turns           INTEGER,
+            audio_latency_p50_ms  INTEGER,
+            audio_latency_p95_ms  INTEGER
+        );
+        CREATE TABLE agent_events (
+            analysis_id VARCHAR NOT NULL,
+            call_id     VARCHAR NOT NULL,
+            seq         INTEGER NOT NULL,
+            t_s         DOUBLE NOT NULL,
+            type        VARCHAR NOT NULL,
+            data        JSON,
+            PRIMARY KEY (analysis_id, seq)
+        );
+        CREATE VIEW current_agent_call_metrics AS
+            SELECT m.* FROM agent_call_metrics m
+            JOIN calls c ON c.current_analysis_id = m.analysis_id;
+        """,
+    ),
 )

@@ -1,0 +1,64 @@
+"""Agent-side metrics in the warehouse: landing (inside the call's landing) and queries."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Any
+
+import duckdb
+
+from analytics.agent_metrics import AgentMetrics, sidecar_events
+
+
+def write_agent_metrics(
+    con: duckdb.DuckDBPyConnection,
+    analysis_id: str,
+    call_id: str,
+    metrics: AgentMetrics,
+    extra: dict[str, Any],
+) -> None:
+    """Replace this analysis's agent rows (re-landing the same analysis stays idempotent)."""
+    con.execute("DELETE FROM agent_call_metrics WHERE analysis_id = ?", [analysis_id])
+    con.execute("DELETE FROM agent_events WHERE analysis_id = ?", [analysis_id])
+    row = {"analysis_id": analysis_id, "call_id": call_id, **asdict(metrics)}
+    cols = ", ".join(row)
+    con.execute(
+        f"INSERT INTO agent_call_metrics ({cols}) VALUES ({', '.join('?' * len(row))})",
+        list(row.values()),
+    )
+    events = sidecar_events(extra) or []
+    con.executemany(
+        "INSERT INTO agent_events (analysis_id, call_id, seq, t_s, type, data)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            (
+                analysis_id,
+                call_id,
+                i,
+                float(e["t"]),
+                e["type"],
+                json.dumps({k: v for k, v in e.items() if k not in ("t", "type")}),
+            )
+            for i, e in enumerate(events)
+        ],
+    )
+
+
+def call_agent_metrics(con: duckdb.DuckDBPyConnection, call_id: str) -> dict[str, Any] | None:
+    """The current analysis's agent metrics of a call, or None for calls without an agent."""
+    cur = con.execute("SELECT * FROM current_agent_call_metrics WHERE call_id = ?", [call_id])
+    row = cur.fetchone()
+    if row is None:
+        return None
+    return dict(zip([d[0] for d in cur.description], row, strict=True))
+
+
+def call_agent_events(con: duckdb.DuckDBPyConnection, call_id: str) -> list[dict[str, Any]]:
+    cur = con.execute(
+        "SELECT e.t_s, e.type, e.data FROM agent_events e"
+        " JOIN calls c ON c.current_analysis_id = e.analysis_id"
+        " WHERE e.call_id = ? ORDER BY e.seq",
+        [call_id],
+    )
+    return [{"t_s": t, "type": kind, **json.loads(data or "{}")} for t, kind, data in cur.fetchall()]
