@@ -47,7 +47,12 @@ def write_agent_metrics(
 
 def call_agent_metrics(con: duckdb.DuckDBPyConnection, call_id: str) -> dict[str, Any] | None:
     """The current analysis's agent metrics of a call, or None for calls without an agent."""
-    cur = con.execute("SELECT * FROM current_agent_call_metrics WHERE call_id = ?", [call_id])
+    try:
+        cur = con.execute(
+            "SELECT * FROM current_agent_call_metrics WHERE call_id = ?", [call_id]
+        )
+    except duckdb.CatalogException:  # a warehouse not yet migrated to version 30
+        return None
     row = cur.fetchone()
     if row is None:
         return None
@@ -55,10 +60,13 @@ def call_agent_metrics(con: duckdb.DuckDBPyConnection, call_id: str) -> dict[str
 
 
 def call_agent_events(con: duckdb.DuckDBPyConnection, call_id: str) -> list[dict[str, Any]]:
-    cur = con.execute(
-        "SELECT e.t_s, e.type, e.data FROM agent_events e"
-        " JOIN calls c ON c.current_analysis_id = e.analysis_id"
-        " WHERE e.call_id = ? ORDER BY e.seq",
-        [call_id],
-    )
+    try:
+        cur = con.execute(
+            "SELECT e.t_s, e.type, e.data FROM agent_events e"
+            " JOIN calls c ON c.current_analysis_id = e.analysis_id"
+            " WHERE e.call_id = ? ORDER BY e.seq",
+            [call_id],
+        )
+    except duckdb.CatalogException:
+        return []
     return [{"t_s": t, "type": kind, **json.loads(data or "{}")} for t, kind, data in cur.fetchall()]

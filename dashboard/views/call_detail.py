@@ -9,8 +9,9 @@ from typing import Any
 import duckdb
 import streamlit as st
 
+from analytics.warehouse import agent as agent_queries
 from analytics.warehouse import queries
-from dashboard import call_sections
+from dashboard import agent_section, call_sections
 from dashboard.data import fmt, fmt_usd, utterance_markdown, with_warehouse
 
 #: Diarization methods whose roles are given (stereo channels with the sidecar's
@@ -34,6 +35,8 @@ def _load(con: duckdb.DuckDBPyConnection, call_id: str) -> dict[str, Any]:
         "sentiment": queries.customer_sentiment_by_quarter(con, call_id),
         "categories": queries.call_categories(con, call_id),
         "insights": queries.call_insights(con, call_id),
+        "agent": agent_queries.call_agent_metrics(con, call_id),
+        "agent_events": agent_queries.call_agent_events(con, call_id),
     }
 
 
@@ -134,6 +137,7 @@ else:
     )
     t2.bar_chart(talk, x="role", y="talk_s", horizontal=True)
 
+agent_section.voice_agent(data["agent"], data["agent_events"])
 call_sections.conversation(
     data["metrics"], data["speakers"], data["silences"], data["interruptions"], data["sentiment"]
 )
