@@ -1,7 +1,7 @@
 """``python -m agent``: run the voice agent, or place simulated calls against it.
 
-    python -m agent serve [--piper-python .venv-tts/bin/python]   # make agent
-    python -m agent calls -n 10 [--url ws://127.0.0.1:8765]        # make calls N=10
+python -m agent serve [--piper-python .venv-tts/bin/python]   # make agent
+python -m agent calls -n 10 [--url ws://127.0.0.1:8765]        # make calls N=10
 """
 
 from __future__ import annotations
@@ -59,9 +59,7 @@ def serve(piper_python: Path | None, port: int | None) -> None:
             settings = settings.model_copy(update={"agent_tts_url": url})
         port = port or settings.agent_port
         click.echo(f"agent on http://{settings.agent_host}:{port} (TwiML /twiml, stream /ws)")
-        uvicorn.run(
-            create_app(settings), host=settings.agent_host, port=port, log_level="warning"
-        )
+        uvicorn.run(create_app(settings), host=settings.agent_host, port=port, log_level="warning")
 
 
 @main.command()

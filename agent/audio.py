@@ -36,7 +36,7 @@ def resample(pcm: np.ndarray, src: int, dst: int) -> np.ndarray:
     """Linear-interpolation resampling (enough for synthetic test speech)."""
     if src == dst or len(pcm) == 0:
         return pcm
-    n = int(round(len(pcm) * dst / src))
+    n = round(len(pcm) * dst / src)
     t = np.linspace(0, len(pcm) - 1, n)
     return np.interp(t, np.arange(len(pcm)), pcm.astype(np.float64)).astype(np.int16)
 

@@ -36,11 +36,11 @@ from pipecat.transports.websocket.fastapi import (
     FastAPIWebsocketParams,
     FastAPIWebsocketTransport,
 )
+from pipecat.turns.user_mute import MuteUntilFirstBotCompleteUserMuteStrategy
 from pipecat.turns.user_start import (
     TranscriptionUserTurnStartStrategy,
     VADUserTurnStartStrategy,
 )
-from pipecat.turns.user_mute import MuteUntilFirstBotCompleteUserMuteStrategy
 from pipecat.turns.user_stop import SpeechTimeoutUserTurnStopStrategy
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
 from pipecat.workers.runner import WorkerRunner
@@ -120,7 +120,9 @@ async def run_call(websocket: WebSocket, deps: AgentDeps) -> CallResultInfo | No
         ),
     )
     vad = VADProcessor(
-        vad_analyzer=SileroVADAnalyzer(params=VADParams(start_secs=s.agent_vad_start_s, stop_secs=s.agent_vad_stop_s))
+        vad_analyzer=SileroVADAnalyzer(
+            params=VADParams(start_secs=s.agent_vad_start_s, stop_secs=s.agent_vad_stop_s)
+        )
     )
     stt = SharedWhisperSTTService(model_dir=deps.stt_model_dir)
     http = deps.http or aiohttp.ClientSession()
@@ -156,7 +158,9 @@ async def run_call(websocket: WebSocket, deps: AgentDeps) -> CallResultInfo | No
             user_mute_strategies=[MuteUntilFirstBotCompleteUserMuteStrategy()],
             user_turn_strategies=UserTurnStrategies(
                 start=[VADUserTurnStartStrategy(), TranscriptionUserTurnStartStrategy()],
-                stop=[SpeechTimeoutUserTurnStopStrategy(user_speech_timeout=s.agent_turn_timeout_s)],
+                stop=[
+                    SpeechTimeoutUserTurnStopStrategy(user_speech_timeout=s.agent_turn_timeout_s)
+                ],
             ),
         ),
     )
@@ -187,6 +191,7 @@ async def run_call(websocket: WebSocket, deps: AgentDeps) -> CallResultInfo | No
         observers=[CallEventsObserver(record)],
         idle_timeout_secs=max(60.0, s.agent_max_call_s),
     )
+
     @transport.event_handler("on_client_connected")
     async def _on_connected(_t: Any, _ws: Any) -> None:
         record.restart_clock()

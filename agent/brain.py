@@ -229,5 +229,3 @@ def _last_user_text(messages: list[Any]) -> str:
 
 def _spaced(number: str) -> str:
     return " ".join(number)
-
-

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import logging
 import random
@@ -248,15 +249,19 @@ async def place_call(
                     # wait for the agent to speak, then to fall silent for the pause
                     await wait_until(lambda: bool(speaker.segments), max_call_s)
                     await wait_until(
-                        lambda line=line: not speaker.speaking()
-                        and speaker.now() - speaker.play_end >= line.pause_s,
+                        lambda line=line: (
+                            not speaker.speaking()
+                            and speaker.now() - speaker.play_end >= line.pause_s
+                        ),
                         max_call_s,
                     )
                 else:
                     # interrupt once the agent has been talking for a while without a break
                     await wait_until(
-                        lambda line=line: speaker.speaking()
-                        and speaker.now() - speaker.segments[-1][0] >= line.barge_in_after_s,
+                        lambda line=line: (
+                            speaker.speaking()
+                            and speaker.now() - speaker.segments[-1][0] >= line.barge_in_after_s
+                        ),
                         max_call_s,
                     )
                 if closed.is_set():
@@ -281,11 +286,13 @@ async def place_call(
             report.duration_s = round(speaker.now(), 3)
             if not closed.is_set():
                 closed.set()
-                with_stop = {"event": "stop", "streamSid": stream_sid, "stop": {"callSid": call_sid}}
-                try:
+                with_stop = {
+                    "event": "stop",
+                    "streamSid": stream_sid,
+                    "stop": {"callSid": call_sid},
+                }
+                with contextlib.suppress(websockets.ConnectionClosed):
                     await ws.send(json.dumps(with_stop))
-                except websockets.ConnectionClosed:
-                    pass
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 from analytics.errors import MetadataError
@@ -111,7 +112,7 @@ def audio_latencies(utterances: tuple[Utterance, ...] | list[Utterance]) -> list
     when the agent starts after the customer stopped (overlaps are barge-ins, not turns)."""
     ordered = sorted(utterances, key=lambda u: u.start)
     out = []
-    for prev, nxt in zip(ordered, ordered[1:], strict=False):
+    for prev, nxt in pairwise(ordered):
         if prev.role == "customer" and nxt.role == "agent" and nxt.start >= prev.end:
             out.append(round((nxt.start - prev.end) * 1000))
     return out

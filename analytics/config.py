@@ -275,7 +275,8 @@ class Settings(BaseSettings):
         "One moment while I look that up.", description="The filler phrase."
     )
     agent_max_call_s: float = Field(
-        600, description="Server-side cap on call duration (s); the agent says goodbye and hangs up."
+        600,
+        description="Server-side cap on call duration (s); the agent says goodbye and hangs up.",
     )
     agent_cost_per_min_usd: float = Field(
         0.02,

@@ -48,9 +48,7 @@ def write_agent_metrics(
 def call_agent_metrics(con: duckdb.DuckDBPyConnection, call_id: str) -> dict[str, Any] | None:
     """The current analysis's agent metrics of a call, or None for calls without an agent."""
     try:
-        cur = con.execute(
-            "SELECT * FROM current_agent_call_metrics WHERE call_id = ?", [call_id]
-        )
+        cur = con.execute("SELECT * FROM current_agent_call_metrics WHERE call_id = ?", [call_id])
     except duckdb.CatalogException:  # a warehouse not yet migrated to version 30
         return None
     row = cur.fetchone()
@@ -69,4 +67,6 @@ def call_agent_events(con: duckdb.DuckDBPyConnection, call_id: str) -> list[dict
         )
     except duckdb.CatalogException:
         return []
-    return [{"t_s": t, "type": kind, **json.loads(data or "{}")} for t, kind, data in cur.fetchall()]
+    return [
+        {"t_s": t, "type": kind, **json.loads(data or "{}")} for t, kind, data in cur.fetchall()
+    ]

@@ -38,7 +38,9 @@ def piper_url() -> Iterator[str]:
 
 def s3_objects(client: Any, bucket: str) -> dict[str, bytes]:
     listing = client.list_objects_v2(Bucket=bucket).get("Contents", [])
-    return {o["Key"]: client.get_object(Bucket=bucket, Key=o["Key"])["Body"].read() for o in listing}
+    return {
+        o["Key"]: client.get_object(Bucket=bucket, Key=o["Key"])["Body"].read() for o in listing
+    }
 
 
 @pytest.fixture

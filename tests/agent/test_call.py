@@ -67,7 +67,12 @@ def _call(
 
 
 def test_simulated_call_lands_a_stereo_recording_with_its_sidecar(
-    settings: Settings, s3_client: Any, bucket: str, piper_url: str, tmp_path: Path, transcriber: Any
+    settings: Settings,
+    s3_client: Any,
+    bucket: str,
+    piper_url: str,
+    tmp_path: Path,
+    transcriber: Any,
 ) -> None:
     report, key, sidecar, wav = _call(settings, s3_client, bucket, piper_url, tmp_path, LINES)
     wav_key = f"{key}.wav"

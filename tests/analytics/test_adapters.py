@@ -34,7 +34,8 @@ TWILIO_RECORDING = {  # GET /2010-04-01/Accounts/{AccountSid}/Recordings/{Sid}.j
     "error_code": None,
     "encryption_details": None,
     "track": "both",
-    "uri": "/2010-04-01/Accounts/ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/Recordings/REaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.json",
+    "uri": "/2010-04-01/Accounts/ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+    "/Recordings/REaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.json",
 }
 
 TWILIO_CALLBACK = {  # recordingStatusCallback form fields
@@ -67,11 +68,28 @@ VAPI_REPORT = {
             "stereoRecordingUrl": "https://storage.vapi.ai/8d3c-stereo.wav",
             "transcript": "AI: Hi, how can I help?\nUser: Where is my order?",
             "messages": [
-                {"role": "system", "message": "You are a helpful agent.", "time": 1, "secondsFromStart": 0},
-                {"role": "bot", "message": "Hi, how can I help?", "time": 1, "endTime": 2,
-                 "secondsFromStart": 0.5, "duration": 1500},
-                {"role": "user", "message": "Where is my order?", "time": 3, "endTime": 4,
-                 "secondsFromStart": 2.6, "duration": 1400},
+                {
+                    "role": "system",
+                    "message": "You are a helpful agent.",
+                    "time": 1,
+                    "secondsFromStart": 0,
+                },
+                {
+                    "role": "bot",
+                    "message": "Hi, how can I help?",
+                    "time": 1,
+                    "endTime": 2,
+                    "secondsFromStart": 0.5,
+                    "duration": 1500,
+                },
+                {
+                    "role": "user",
+                    "message": "Where is my order?",
+                    "time": 3,
+                    "endTime": 4,
+                    "secondsFromStart": 2.6,
+                    "duration": 1400,
+                },
             ],
         },
         "analysis": {"summary": "Customer asked about an order.", "successEvaluation": "true"},
@@ -94,17 +112,41 @@ RETELL_WEBHOOK = {
         "disconnection_reason": "user_hangup",
         "transcript": "Agent: hi how are you doing?\nUser: Doing pretty well.",
         "transcript_object": [
-            {"role": "agent", "content": "hi how are you doing?",
-             "words": [{"word": "hi", "start": 0.7, "end": 1.3}, {"word": "doing?", "start": 1.9, "end": 2.4}]},
-            {"role": "user", "content": "Doing pretty well.",
-             "words": [{"word": "Doing", "start": 3.0, "end": 3.3}, {"word": "well.", "start": 3.6, "end": 4.0}]},
+            {
+                "role": "agent",
+                "content": "hi how are you doing?",
+                "words": [
+                    {"word": "hi", "start": 0.7, "end": 1.3},
+                    {"word": "doing?", "start": 1.9, "end": 2.4},
+                ],
+            },
+            {
+                "role": "user",
+                "content": "Doing pretty well.",
+                "words": [
+                    {"word": "Doing", "start": 3.0, "end": 3.3},
+                    {"word": "well.", "start": 3.6, "end": 4.0},
+                ],
+            },
         ],
         "recording_url": "https://retellai.s3.us-west-2.amazonaws.com/Jabr9-recording.wav",
         "recording_multi_channel_url": "https://retellai.s3.us-west-2.amazonaws.com/Jabr9-multi.wav",
-        "latency": {"e2e": {"p50": 800, "p90": 1200, "p95": 1500, "p99": 2500, "max": 2700,
-                            "min": 500, "num": 10}},
+        "latency": {
+            "e2e": {
+                "p50": 800,
+                "p90": 1200,
+                "p95": 1500,
+                "p99": 2500,
+                "max": 2700,
+                "min": 500,
+                "num": 10,
+            }
+        },
         "call_cost": {"combined_cost": 70, "total_duration_seconds": 21},
-        "call_analysis": {"call_summary": "The agent greeted the user.", "user_sentiment": "Positive"},
+        "call_analysis": {
+            "call_summary": "The agent greeted the user.",
+            "user_sentiment": "Positive",
+        },
     },
 }
 
@@ -117,12 +159,20 @@ LIVEKIT_EGRESS = {  # egress_ended webhook
         "status": "EGRESS_COMPLETE",
         "started_at": "1700000000000000000",
         "ended_at": "1700000093500000000",
-        "room_composite": {"room_name": "support-call-77", "audio_only": True,
-                           "audio_mixing": "DUAL_CHANNEL_AGENT"},
+        "room_composite": {
+            "room_name": "support-call-77",
+            "audio_only": True,
+            "audio_mixing": "DUAL_CHANNEL_AGENT",
+        },
         "file_results": [
-            {"filename": "livekit/support-call-77.ogg", "started_at": "1700000000500000000",
-             "ended_at": "1700000093500000000", "duration": "93000000000", "size": "1488000",
-             "location": "https://bucket.s3.amazonaws.com/livekit/support-call-77.ogg"}
+            {
+                "filename": "livekit/support-call-77.ogg",
+                "started_at": "1700000000500000000",
+                "ended_at": "1700000093500000000",
+                "duration": "93000000000",
+                "size": "1488000",
+                "location": "https://bucket.s3.amazonaws.com/livekit/support-call-77.ogg",
+            }
         ],
     },
 }
@@ -141,15 +191,23 @@ def test_twilio_dual_channel_recording_resource() -> None:
     meta = _meta(rec.sidecar)
     assert meta.call_id == "twilio-CAaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
     assert meta.channel_roles == ("customer", "agent")
-    assert meta.started_at is not None and meta.started_at.isoformat() == "2016-10-14T21:56:34+00:00"
-    assert rec.sidecar["duration_s"] == 4.0 and rec.sidecar["vendor"]["recording_source"] == "DialVerb"
-    outbound = from_twilio_recording(TWILIO_RECORDING, first_channel_role="agent", direction="outbound")
+    assert (
+        meta.started_at is not None and meta.started_at.isoformat() == "2016-10-14T21:56:34+00:00"
+    )
+    assert (
+        rec.sidecar["duration_s"] == 4.0 and rec.sidecar["vendor"]["recording_source"] == "DialVerb"
+    )
+    outbound = from_twilio_recording(
+        TWILIO_RECORDING, first_channel_role="agent", direction="outbound"
+    )
     assert outbound.sidecar["channel_roles"] == ["agent", "customer"]
 
 
 def test_twilio_status_callback_mono() -> None:
     rec = from_twilio_recording(TWILIO_CALLBACK, media_format="mp3")
-    assert rec.audio_url is not None and rec.audio_url.endswith("REbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb.mp3")
+    assert rec.audio_url is not None and rec.audio_url.endswith(
+        "REbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb.mp3"
+    )
     assert rec.sidecar["channel_roles"] is None  # mono: diarization decides
     assert _meta(rec.sidecar).call_id == "twilio-CAbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
 
@@ -169,7 +227,9 @@ def test_vapi_end_of_call_report_prefers_the_stereo_recording() -> None:
 
 
 def test_vapi_without_stereo_falls_back_to_mono() -> None:
-    report = {"message": {**VAPI_REPORT["message"], "artifact": {"recordingUrl": "https://x/m.wav"}}}
+    report = {
+        "message": {**VAPI_REPORT["message"], "artifact": {"recordingUrl": "https://x/m.wav"}}
+    }
     rec = from_vapi_report(report)
     assert rec.audio_url == "https://x/m.wav" and rec.sidecar["channel_roles"] is None
 
@@ -203,7 +263,11 @@ def test_livekit_dual_channel_agent_egress() -> None:
         ("twilio", {"sid": "RE1"}, "call_sid"),
         ("vapi", {"message": {"type": "status-update"}}, "end-of-call-report"),
         ("retell", {"event": "call_started", "call": {}}, "call_id"),
-        ("livekit", {"egressInfo": {"egress_id": "EG1", "status": "EGRESS_FAILED"}}, "EGRESS_FAILED"),
+        (
+            "livekit",
+            {"egressInfo": {"egress_id": "EG1", "status": "EGRESS_FAILED"}},
+            "EGRESS_FAILED",
+        ),
     ],
 )
 def test_wrong_payloads_say_what_is_missing(name: str, payload: dict[str, Any], match: str) -> None:

@@ -112,7 +112,8 @@ def test_agent_metrics_land_with_the_call_and_relanding_is_idempotent(tmp_path: 
 def test_a_call_without_agent_events_lands_no_agent_rows(tmp_path: Path) -> None:
     wh = Warehouse(tmp_path / "wh.duckdb")
     wh.migrate()
-    land_processed(wh, Processed(call_result(UTTERANCES)), run_id=None, ruleset=None,
-                   redact_pii=True)
+    land_processed(
+        wh, Processed(call_result(UTTERANCES)), run_id=None, ruleset=None, redact_pii=True
+    )
     with connect_read_only(wh.path) as con:
         assert con.execute("SELECT count(*) FROM agent_events").fetchone() == (0,)

@@ -37,8 +37,12 @@ def iso_from_epoch(value: float | int | None, per_second: float = 1.0) -> str | 
 def transcript_turns(rows: list[tuple[str, float, float | None, str]]) -> list[dict[str, Any]]:
     """(role, start s, end s, text) -> the sidecar's ``vendor_transcript`` rows."""
     return [
-        {"role": role, "start": round(start, 3), "end": None if end is None else round(end, 3),
-         "text": text}
+        {
+            "role": role,
+            "start": round(start, 3),
+            "end": None if end is None else round(end, 3),
+            "text": text,
+        }
         for role, start, end, text in rows
         if text
     ]

@@ -19,9 +19,7 @@ def from_vapi_report(
 ) -> AdaptedRecording:
     msg = payload.get("message", payload)
     if msg.get("type") != "end-of-call-report":
-        raise MetadataError(
-            f"Vapi message type {msg.get('type')!r}; expected 'end-of-call-report'"
-        )
+        raise MetadataError(f"Vapi message type {msg.get('type')!r}; expected 'end-of-call-report'")
     call = msg.get("call") or {}
     if not call.get("id"):
         raise MetadataError("Vapi end-of-call-report has no call.id")
