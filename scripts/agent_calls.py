@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 import time
 import urllib.request
@@ -19,6 +20,8 @@ from pathlib import Path
 import click
 
 ROOT = Path(__file__).resolve().parents[1]
+# Prefect's temporary server can take long to start on a busy machine (default 20 s).
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
 sys.path.insert(0, str(ROOT))
 
 from agent.__main__ import _place_all, _quiet_pipecat  # noqa: E402
