@@ -228,7 +228,8 @@ def build_simulated(
             }
             chain = draw_options(rng)
             speech = conv.speech_mask()
-            write_wav(mono / f"{name}.wav", [telephone(conv.mixture, 16_000, chain, rng, speech)], 8000)
+            degraded = telephone(conv.mixture, 16_000, chain, rng, speech)
+            write_wav(mono / f"{name}.wav", [degraded], 8000)
             write_call(mono, name, ref, {**extra, "telephone": chain.__dict__})
             if len(spks) != 2:
                 continue
@@ -240,6 +241,27 @@ def build_simulated(
             write_wav(stereo / f"{name}.wav", channels, 8000)
             meta = {**extra, "telephone": chain.__dict__, "leak_db": [la, lb]}
             write_call(stereo, name, ref, {**meta, "channel_roles": ["agent", "customer"]})
+
+
+def build_degraded_synthetic(source: Path, out: Path, seed: int) -> None:
+    """The synthetic TTS set (``data/diarization``) through the telephone chain: the same
+    calls and references, noisier line (a control for what the chain alone does)."""
+    folder = out / "syn-degraded"
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng([seed, 7])
+    for side in sorted(source.glob("*.json")):
+        audio = next((p for p in source.glob(f"{side.stem}.*") if p.suffix != ".json"), None)
+        if audio is None:
+            continue
+        data = json.loads(side.read_text(encoding="utf-8"))
+        x = decode(audio).mono()
+        speech = np.zeros(len(x), dtype=bool)
+        for t in data["reference"]["turns"]:
+            speech[int(t["start"] * 16_000) : int(t["end"] * 16_000)] = True
+        chain = draw_options(rng)
+        write_wav(folder / f"{side.stem}.wav", [telephone(x, 16_000, chain, rng, speech)], 8000)
+        data["telephone"] = chain.__dict__
+        (folder / side.name).write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
 
 
 def stamp_of(manifest_text: str) -> str:
@@ -274,6 +296,7 @@ def main() -> None:
     splits = {k: v for k, v in manifest["splits"].items() if k != "comment"}
     audio, turns = build_ami(source, tar, args.out, splits)
     build_simulated(audio, turns, manifest["simulated"], splits, args.out)
+    build_degraded_synthetic(ROOT / "data" / "diarization", args.out, manifest["simulated"]["seed"])
     stamp_file.write_text(stamp + "\n")
     for folder in sorted(p for p in args.out.iterdir() if p.is_dir() and p.name != "cache"):
         print(f"{folder}: {len(list(folder.glob('*.json')))} calls")

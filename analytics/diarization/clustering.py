@@ -316,8 +316,19 @@ class ClusteringDiarizer:
         if not spans:
             return [], np.zeros((n_frames, 1))
         mel = mel_frames(normalize_loudness(samples, regions))
-        n_frames = max(n_frames, len(mel))
         emb = embed_spans(mel, spans)
+        return self.turns_from_embeddings(max(n_frames, len(mel)), regions, spans, emb)
+
+    def turns_from_embeddings(
+        self,
+        n_frames: int,
+        regions: list[tuple[float, float]],
+        spans: list[tuple[int, int]],
+        emb: np.ndarray,
+    ) -> tuple[list[SpeakerTurn], np.ndarray]:
+        """Turns and per-frame speaker scores from the spans' embeddings (clustering,
+        frame scoring, smoothing, pauses and overlaps)."""
+        opts = self.options
         seconds = np.array([(b - a) * FRAME_S for a, b in spans])
         usable = seconds >= opts.cluster_span_s
         if usable.sum() < 2:
