@@ -143,6 +143,37 @@ def _piece(audio: np.ndarray, rng: np.random.Generator, longest_s: float) -> np.
     return _fade(audio)
 
 
+def voiced(
+    x: np.ndarray, floor_db: float = 35.0, min_pause_s: float = 0.3, frame_s: float = 0.02
+) -> list[tuple[float, float]]:
+    """Voiced stretches (seconds) of one clean utterance: its pauses of at least
+    ``min_pause_s`` whose frames are ``floor_db`` below the utterance's loud frames (95th
+    percentile) are cut out of the reference, as a speaker's labels would be."""
+    hop = int(frame_s * RATE)
+    n = len(x) // hop
+    if n == 0:
+        return [(0.0, len(x) / RATE)]
+    power = 10 * np.log10(np.mean(x[: n * hop].reshape(n, hop) ** 2, axis=1) + 1e-12)
+    loud = power >= np.percentile(power, 95) - floor_db
+    out: list[tuple[float, float]] = []
+    start: int | None = None
+    quiet = 0
+    pause = int(min_pause_s / frame_s)
+    for i, on in enumerate(loud):
+        if on:
+            if start is None:
+                start = i
+            quiet = 0
+        elif start is not None:
+            quiet += 1
+            if quiet >= pause:
+                out.append((start * frame_s, (i - quiet + 1) * frame_s))
+                start, quiet = None, 0
+    if start is not None:
+        out.append((start * frame_s, (n - quiet) * frame_s))
+    return [(a, b) for a, b in out if b - a >= 0.1] or [(0.0, len(x) / RATE)]
+
+
 def simulate(
     speakers: Sequence[str],
     utterances: Mapping[str, Sequence[np.ndarray]],
@@ -165,9 +196,8 @@ def simulate(
 
     def put(spk: str, t: float, x: np.ndarray, backchannel: bool = False) -> float:
         placed.append((spk, int(t * RATE), x, backchannel))
-        end = t + len(x) / RATE
-        turns.append(RefTurn(spk, t, end, backchannel))
-        return end
+        turns.extend(RefTurn(spk, t + a, t + b, backchannel) for a, b in voiced(x))
+        return t + len(x) / RATE
 
     t = float(rng.uniform(*opts.lead_s))
     current = speakers[0]
