@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from analytics.align import SpeakerStream
 from analytics.audio import decode
 from analytics.diarization import HeuristicRoleAssigner, assign_roles
@@ -112,3 +114,65 @@ def score_set(folder: Path, diarizer: Any, name: str | None = None) -> SetDiariz
     """Every labelled call of ``folder`` diarized from audio and scored."""
     calls = tuple(score_diarization(c, diarizer) for c in labelled_set(folder))
     return SetDiarization(name or folder.name, calls)
+
+
+@dataclass(frozen=True)
+class LeakageScore:
+    """Stereo leakage gate at word level: words stand in as 0.3 s pieces of each
+    speaker's reference turns, given to BOTH channels (as a per-channel engine
+    transcribes a leaking call). Pieces where both speakers talk, and pieces where the
+    speaker is inaudible on their own channel (more than 15 dB below its loud level: a
+    pause inside a labelled turn, where no engine would find a word), are left out."""
+
+    words: int
+    wrong_channel: int
+    own_dropped: int
+
+    @property
+    def wrong_share(self) -> float:
+        return self.wrong_channel / self.words if self.words else 0.0
+
+    @property
+    def dropped_share(self) -> float:
+        return self.own_dropped / self.words if self.words else 0.0
+
+
+def _audible(level: np.ndarray, word: Any, floor_db: float) -> bool:
+    seg = level[int(word.start * 100) : int(word.end * 100)]
+    return bool(seg.size) and 10 * np.log10(np.mean(10 ** (seg / 10))) >= floor_db
+
+
+def leakage_words(folder: Path, gate: Any, word_s: float = 0.3) -> LeakageScore:
+    """:class:`LeakageScore` of the two-channel calls of ``folder`` whose sidecar
+    ``speakers`` list the speaker of channel 0 then channel 1 (the real stereo sets)."""
+    from analytics.diarization.leakage import frame_levels, own_words
+    from analytics.models import Word
+
+    words = wrong = dropped = 0
+    for call in labelled_set(folder):
+        audio = decode(call.audio)
+        order = list(call.sidecar.get("speakers") or {})
+        if audio.n_channels != 2 or len(order) != 2:
+            continue
+        turns = call.reference["turns"]
+        pieces: list[tuple[int, Word]] = []
+        for t in turns:
+            s = float(t["start"])
+            while s + word_s <= float(t["end"]):
+                other = any(
+                    u["speaker"] != t["speaker"] and u["start"] < s + word_s and u["end"] > s
+                    for u in turns
+                )
+                if not other:
+                    pieces.append((order.index(t["speaker"]), Word("w", s, s + word_s, 1.0)))
+                s += word_s
+        levels = frame_levels(audio.channels)
+        loud = [float(np.percentile(levels[c], 95)) for c in (0, 1)]
+        pieces = [(ch, w) for ch, w in pieces if _audible(levels[ch], w, loud[ch] - 15)]
+        heard = [w for _, w in sorted(pieces, key=lambda p: p[1].start)]
+        kept = [set(own_words(heard, levels, ch, gate)[0]) for ch in (0, 1)]
+        for ch, w in pieces:
+            words += 1
+            wrong += w in kept[1 - ch]
+            dropped += w not in kept[ch]
+    return LeakageScore(words, wrong, dropped)

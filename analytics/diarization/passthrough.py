@@ -22,6 +22,8 @@ from analytics.transcription.base import EngineTranscript
 
 log = logging.getLogger(__name__)
 
+DEFAULT_GATE = LeakageGate()
+
 
 def _passthrough(method: str, transcript: EngineTranscript, gap_s: float) -> DiarizationResult:
     """The transcript's streams as they are; turns from each stream's word times."""
@@ -49,13 +51,13 @@ class ChannelDiarizer:
 
     name = "channels"
 
-    def __init__(self, fill_gap_s: float = 0.5, gate: LeakageGate | None = None) -> None:
+    def __init__(self, fill_gap_s: float = 0.5, gate: LeakageGate | None = DEFAULT_GATE) -> None:
         self.fill_gap_s = fill_gap_s
-        self.gate = gate if gate is not None else LeakageGate()
+        self.gate = gate
 
     def params(self) -> dict[str, Any]:
-        gate = self.gate.margin_db if self.gate else None
-        return {"diarizer": self.name, "fill_gap_s": self.fill_gap_s, "leak_margin_db": gate}
+        gate = self.gate.threshold_db if self.gate else None
+        return {"diarizer": self.name, "fill_gap_s": self.fill_gap_s, "leak_threshold_db": gate}
 
     def diarize(
         self, audio: DecodedAudio, transcript: EngineTranscript, metadata: CallMetadata
