@@ -85,13 +85,15 @@ def test_leaked_speech_is_cut_out_of_a_channels_turns() -> None:
 
 def test_channel_diarizer_attributes_each_word_once() -> None:
     audio, a_words, b_words, bc = _call(-15.0)
+    heard0 = tuple(sorted(a_words + b_words, key=lambda w: w.start))
+    heard1 = tuple(sorted([*a_words, *b_words, bc], key=lambda w: w.start))
     transcript = EngineTranscript(
-        (
-            SpeakerStream("ch0", "agent", tuple(sorted(a_words + b_words, key=lambda w: w.start)), 0),
-            SpeakerStream("ch1", "customer", tuple(sorted(a_words + b_words + [bc], key=lambda w: w.start)), 1),
-        ),
-        "en", 1.0, "channels", 0.0,
-    )  # fmt: skip
+        (SpeakerStream("ch0", "agent", heard0, 0), SpeakerStream("ch1", "customer", heard1, 1)),
+        "en",
+        1.0,
+        "channels",
+        0.0,
+    )
     md = CallMetadata(call_id="leak", channel_roles=("agent", "customer"))
     gated = ChannelDiarizer().diarize(audio, transcript, md)
     words = {s.speaker: list(s.words) for s in gated.streams}
