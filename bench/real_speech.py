@@ -12,10 +12,10 @@ ships recordings of real people with reference transcripts in ``test/data``:
 
 About 40 s in all: small, but real voices the project never tuned on. ``fetch`` downloads
 the sdist once with pip into the cache directory (nothing is committed); ``calls`` strings
-the utterances into call-like recordings (a short lead-in, the utterances with 1–3 s pauses)
+the utterances into call-like recordings (a short lead-in, the utterances with 1-3 s pauses)
 so that voice activity detection and the start-of-call behaviour are exercised too.
 
-``telephone`` degrades any 16 kHz clip the way a phone line does: 300–3400 Hz band-pass,
+``telephone`` degrades any 16 kHz clip the way a phone line does: 300-3400 Hz band-pass,
 8 kHz, G.711 μ-law, seeded background noise at a given SNR, back to 16 kHz.
 """
 
@@ -32,7 +32,7 @@ from scipy.signal import butter, resample_poly, sosfilt
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from analytics.audio import decode  # noqa: E402
+from analytics.audio import decode
 
 PACKAGE = "pocketsphinx==5.1.1"
 SDIST = "pocketsphinx-5.1.1"
@@ -73,8 +73,10 @@ def fetch(cache: Path = Path("data/cache/real-speech")) -> Path:
     archive = cache / f"{SDIST}.tar.gz"
     if not archive.exists():
         subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", "pocketsphinx"]
-            + ["-d", str(cache), PACKAGE],
+            [
+                *(sys.executable, "-m", "pip", "download", "--no-deps"),
+                *("--no-binary", "pocketsphinx", "-d", str(cache), PACKAGE),
+            ],
             check=True,
             capture_output=True,
         )
@@ -118,8 +120,8 @@ def utterances(root: Path) -> list[Utterance]:
 
 
 def calls(utts: list[Utterance], seed: int = 0) -> list[Call]:
-    """Call-like recordings: a 0.3–1.0 s lead-in of line noise, then the utterances of one
-    speaker group with 1–3 s pauses (the first utterance is the "greeting")."""
+    """Call-like recordings: a 0.3-1.0 s lead-in of line noise, then the utterances of one
+    speaker group with 1-3 s pauses (the first utterance is the "greeting")."""
     rng = np.random.default_rng(seed)
     groups: dict[str, list[Utterance]] = {}
     for u in utts:

@@ -29,11 +29,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from analytics.transcription.faster_whisper import (  # noqa: E402
+from analytics.transcription.faster_whisper import (
     FasterWhisperOptions,
     FasterWhisperTranscriber,
 )
-from bench.real_speech import Call, Utterance, calls, fetch, telephone, utterances  # noqa: E402
+from bench.real_speech import Call, Utterance, calls, fetch, telephone, utterances
 
 #: name -> (vad_filter, threshold, min_silence_ms, speech_pad_ms, hallucination_silence_s)
 VAD: dict[str, tuple[bool, float, int, int, float | None]] = {

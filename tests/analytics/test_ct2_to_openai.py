@@ -82,10 +82,10 @@ def test_alignment_heads_encode_the_way_whisper_decodes_them(converted: Converte
 
 
 def test_what_is_not_a_whisper_ctranslate2_model_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(ModelNotFoundError, match="holds no model.bin"):
+    with pytest.raises(ModelNotFoundError, match=r"holds no model\.bin"):
         convert(tmp_path)
     (tmp_path / "model.bin").write_bytes(b"\x06\x00\x00\x00garbage")
-    with pytest.raises(ModelNotFoundError, match="not a readable CTranslate2 model.bin"):
+    with pytest.raises(ModelNotFoundError, match=r"not a readable CTranslate2 model\.bin"):
         convert(tmp_path)
 
 
