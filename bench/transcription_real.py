@@ -122,7 +122,8 @@ def main() -> None:
     print(
         f"real set: {len(utts)} utterances ({minutes:.2f} min, "
         f"{len({u.speaker for u in utts})} speakers), {len(cs)} calls; beam {args.beam}, "
-        f"int8, language {args.language or 'detected'}; degraded = phone line at {args.snr:g} dB SNR\n"
+        f"int8, language {args.language or 'detected'}; "
+        f"degraded = phone line at {args.snr:g} dB SNR\n"
     )
     head = f"{'model':8s} {'VAD':13s} {'audio':8s} {'WER utts':>8s} {'WER calls':>9s} "
     print(head + f"{'first':>6s} {'RTF':>6s}")

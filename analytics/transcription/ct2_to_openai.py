@@ -172,7 +172,8 @@ def _block(out: dict[str, np.ndarray], src: dict[str, np.ndarray], ct2: str, wh:
 
 def state_dict_of(variables: dict[str, np.ndarray], dims: WhisperDims) -> dict[str, np.ndarray]:
     """openai-whisper state dict names -> float32 arrays."""
-    v, out = variables, {}
+    v = variables
+    out: dict[str, np.ndarray] = {}
     _copy(out, v, "encoder/conv1", "encoder.conv1")
     _copy(out, v, "encoder/conv2", "encoder.conv2")
     out["encoder.positional_embedding"] = v["encoder/position_encodings/encodings"]
