@@ -37,9 +37,9 @@ def _reference(path: Path) -> str | None:
     return ref.get("text") or None
 
 
-def _engines(model: str, beam: int) -> list[tuple[str, str, Any]]:
+def _engines(model: str, beam: int, threads: int) -> list[tuple[str, str, Any]]:
     common: dict[str, Any] = dict(beam_size=beam, language="en")
-    fw = dict(model=model, cpu_threads=CORES, **common)
+    fw = dict(model=model, cpu_threads=threads, **common)
     return [
         (
             "openai-whisper",
@@ -68,23 +68,24 @@ def _text(t: Any, channels: tuple[Any, ...]) -> str:
     return " ".join(w.word for w in words)
 
 
-def compare_engines(model: str, files: list[Path], beam: int = 5) -> None:
-    """Print the side-by-side table for ``model`` over ``files``."""
+def compare_engines(model: str, files: list[Path], beam: int = 5, threads: int = CORES) -> None:
+    """Print the side-by-side table for ``model`` over ``files``, each engine on ``threads``
+    intra-op threads (torch / CTranslate2)."""
     import torch
 
-    torch.set_num_threads(CORES)
+    torch.set_num_threads(threads)
     audio = [(f, decode(f).channels) for f in files]
     seconds = sum(len(chs[0]) / 16_000 * len(chs) for _, chs in audio)
     refs = [_reference(f) for f in files]
     print(
         f"\n{model}: openai-whisper vs faster-whisper, {len(files)} files, "
-        f"{seconds / 60:.2f} min of channel audio, beam {beam}, {CORES} threads each"
+        f"{seconds / 60:.2f} min of channel audio, beam {beam}, {threads} thread(s) each"
     )
     print(
         f"{'engine':15s} {'precision':9s} {'wall s':>7s} {'RTF':>6s} {'WER':>6s} {'speed-up':>8s}"
     )
     base_wall = None
-    for engine, precision, t in _engines(model, beam):
+    for engine, precision, t in _engines(model, beam, threads):
         t.transcribe(audio[0][1][0][: 16_000 * 5])  # warm-up: load, JIT, first-call costs
         start = time.perf_counter()
         texts = [_text(t, chs) for _, chs in audio]

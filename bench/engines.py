@@ -113,6 +113,7 @@ def main() -> None:
         help="recordings for that comparison (references from their sidecars)",
     )
     ap.add_argument("--only-vs", action="store_true", help="skip the faster-whisper modes")
+    ap.add_argument("--vs-threads", type=int, default=CORES, help="threads per engine there")
     ap.add_argument(
         "--compare-file",
         type=Path,
@@ -141,7 +142,7 @@ def main() -> None:
                 f"{wall / audio:6.3f} {wer:6.3f} {base_wall / wall:7.2f}x"
             )
     for model in args.vs_openai:
-        compare_engines(model, args.vs_paths)
+        compare_engines(model, args.vs_paths, threads=args.vs_threads)
     if args.only_vs:
         return
     if args.compare_file and str(args.compare_file) not in ("", "."):
