@@ -69,7 +69,11 @@ class Settings(BaseSettings):
         None, description="Force a language code; unset detects it on speech only."
     )
     vad_filter: bool = Field(True, description="Skip non-speech with Silero VAD.")
-    vad_threshold: float = Field(0.5, description="Silero speech probability threshold.")
+    vad_threshold: float = Field(
+        0.35,
+        description="Silero speech probability threshold (0.35: best WER and first-words"
+        " recall on phone-line real speech, bench/transcription_real.py).",
+    )
     vad_min_silence_ms: int = Field(500, description="Silence that splits speech (ms).")
     vad_speech_pad_ms: int = Field(200, description="Padding around detected speech (ms).")
     initial_prompt: str | None = Field(
@@ -90,7 +94,10 @@ class Settings(BaseSettings):
         2.4, description="Fallback above this gzip ratio (repetition guard)."
     )
     hallucination_silence_threshold: float | None = Field(
-        2.0, description="Skip silent stretches (s) around suspected hallucinations."
+        None,
+        description="Skip silent stretches (s) around suspected hallucinations. Off by default:"
+        " it drops a call's quiet first words (bench/transcription_real.py); VAD already skips"
+        " silence.",
     )
     price_faster_whisper_per_min: float = Field(
         0.0, description="Cost per audio minute of the self-hosted engine (your compute), USD."

@@ -11,10 +11,10 @@ Modes (same model and beam for all):
   conc+batch   both
 
 Prints audio minutes, wall time, real-time factor (wall / audio), WER against the
-reference transcripts, and the speed-up over sequential. Only faster-whisper rows are
-measured here: offline, AssemblyAI can only be a local fake (its "WER" would be the canned
-reference) and openai-whisper has no trained weights; run this on a machine with a key or
-`.pt` checkpoints for those rows. Then process_call vs raw
+reference transcripts, and the speed-up over sequential. Then faster-whisper vs openai-whisper
+on the same weights (the packaged model converted for openai-whisper) and the same files
+(bench/engine_pair.py; --vs-openai, --only-vs). AssemblyAI is not measured: offline it can
+only be a local fake (its "WER" would be the canned reference). Then process_call vs raw
 faster-whisper on one stereo file (see bench/transcribe.py).
 """
 
@@ -37,6 +37,7 @@ from analytics.models import CallMetadata, CallResult
 from analytics.pipeline import process_call
 from analytics.transcription.channels import ChannelCallTranscriber
 from analytics.transcription.faster_whisper import FasterWhisperOptions, FasterWhisperTranscriber
+from bench.engine_pair import compare_engines
 from bench.transcribe import compare
 
 CORES = os.cpu_count() or 2
@@ -96,6 +97,24 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--samples", type=Path, default=Path("data/samples"))
     ap.add_argument(
+        "--vs-openai",
+        nargs="*",
+        default=["tiny.en"],
+        help="models to run through both faster-whisper and openai-whisper (none to skip)",
+    )
+    ap.add_argument(
+        "--vs-paths",
+        nargs="+",
+        type=Path,
+        default=[
+            Path("data/samples/wrong_number.wav"),
+            Path("data/samples/cancellation_retention.wav"),
+        ],
+        help="recordings for that comparison (references from their sidecars)",
+    )
+    ap.add_argument("--only-vs", action="store_true", help="skip the faster-whisper modes")
+    ap.add_argument("--vs-threads", type=int, default=CORES, help="threads per engine there")
+    ap.add_argument(
         "--compare-file",
         type=Path,
         default=Path("data/samples/billing_resolved.wav"),
@@ -111,7 +130,7 @@ def main() -> None:
     )
     head = f"{'engine':15s} {'model':8s} {'mode':11s} {'audio min':>9s} {'wall s':>7s} "
     print(head + f"{'RTF':>6s} {'WER':>6s} {'speed-up':>8s}")
-    for model in args.models:
+    for model in [] if args.only_vs else args.models:
         base_wall = None
         for mode in args.modes:
             runs = [run_mode(model, mode, calls, args.workers) for _ in range(args.repeat)]
@@ -122,6 +141,10 @@ def main() -> None:
                 f"{'faster-whisper':15s} {model:8s} {mode:11s} {audio / 60:9.2f} {wall:7.1f} "
                 f"{wall / audio:6.3f} {wer:6.3f} {base_wall / wall:7.2f}x"
             )
+    for model in args.vs_openai:
+        compare_engines(model, args.vs_paths, threads=args.vs_threads)
+    if args.only_vs:
+        return
     if args.compare_file and str(args.compare_file) not in ("", "."):
         print()
         compare(args.compare_file, runs=5, model=args.models[0])

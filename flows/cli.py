@@ -342,5 +342,9 @@ def eval_cmd(
     click.echo(format_scores(scores, methods))
 
 
+from flows.cli_models import models  # noqa: E402  (registered on the group above)
+
+main.add_command(models)
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -87,6 +87,7 @@ def _openai_whisper(settings: Settings) -> CallTranscriber:
         hallucination_silence_threshold=settings.hallucination_silence_threshold,
         initial_prompt=settings.initial_prompt,
         download_root=settings.openai_whisper_download_root,
+        cache_dir=settings.model_cache_dir,
         allow_download=settings.model_download,
     )
     # One model per process and whisper decodes one window at a time: channels in sequence.

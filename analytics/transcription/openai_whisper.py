@@ -2,8 +2,11 @@
 and ``.pt`` checkpoints. Optional: needs ``pip install 'callscope[openai-whisper]'``.
 
 Checkpoints are a local ``.pt`` file or an official name (``tiny.en``, ``base``,
-``large-v3``...) whose file already sits in the download root. Nothing is fetched unless
-downloads are allowed (``CALLSCOPE_MODEL_DOWNLOAD=true``, online machines only).
+``large-v3``...) whose file already sits in the download root. The packaged models
+(``tiny.en``, ``base``) are otherwise converted once from their CTranslate2 files into the
+model cache (``ct2_to_openai.py``), so this engine runs offline on the same weights as
+faster-whisper. Nothing is fetched unless downloads are allowed
+(``CALLSCOPE_MODEL_DOWNLOAD=true``, online machines only).
 """
 
 from __future__ import annotations
@@ -52,14 +55,17 @@ class OpenAIWhisperOptions:
     logprob_threshold: float | None = -1.0
     #: Windows with a gzip compression ratio above this (repetition) are retried.
     compression_ratio_threshold: float | None = 2.4
-    #: Skip silent stretches longer than this (s) around suspected hallucinations.
-    hallucination_silence_threshold: float | None = 2.0
+    #: Skip silent stretches longer than this (s) around suspected hallucinations; off by
+    #: default, as for faster-whisper (it can drop a call's first words).
+    hallucination_silence_threshold: float | None = None
     #: Context for the first window, e.g. product and company names.
     initial_prompt: str | None = None
     #: Feed previous text as a prompt; off avoids runaway repetition on phone audio.
     condition_on_previous_text: bool = False
     #: Where official checkpoints (``<name>.pt``) are looked up; not part of the lineage.
     download_root: Path = field(default=Path("data/cache/openai-whisper"), compare=False)
+    #: Where packaged models (tiny.en, base) are converted to checkpoints once.
+    cache_dir: Path = field(default=Path("data/cache/models"), compare=False)
     #: Fetch official checkpoints missing from ``download_root`` (online machines only).
     allow_download: bool = field(default=False, compare=False)
 
@@ -122,13 +128,15 @@ def _not_found(checkpoint: str, root: Path, whisper: Any, detail: str) -> ModelN
         f"CALLSCOPE_MODEL to the path of a .pt checkpoint file, or place the official "
         f"<name>.pt in {root} (CALLSCOPE_OPENAI_WHISPER_DOWNLOAD_ROOT; e.g. copy "
         f"~/.cache/whisper/<name>.pt from a machine that has it), or allow the download "
-        f"on an online machine (CALLSCOPE_MODEL_DOWNLOAD=true). Official names: {names}."
+        f"on an online machine (CALLSCOPE_MODEL_DOWNLOAD=true). Official names: {names}; "
+        f"tiny.en and base also convert from their faster-whisper packages when installed."
     )
 
 
 def resolve_checkpoint(opts: OpenAIWhisperOptions, whisper: Any) -> tuple[Path, str]:
     """The local ``.pt`` file for ``opts.checkpoint`` and its sha256, without any fetch
-    unless downloads are allowed."""
+    unless downloads are allowed: an official file in the download root first, else the
+    packaged model converted from CTranslate2, else a download when allowed."""
     name, root = opts.checkpoint, opts.download_root
     urls = _official(whisper)
     if name not in urls:
@@ -146,6 +154,9 @@ def resolve_checkpoint(opts: OpenAIWhisperOptions, whisper: Any) -> tuple[Path, 
         problem = f"{path} has sha256 {sha[:12]}..., expected {expected[:12]}..."
     else:
         problem = f"{path} does not exist"
+    converted = _packaged(name, opts.cache_dir)
+    if converted is not None:
+        return converted.resolve(), file_sha256(converted.resolve())
     if not opts.allow_download:
         raise _not_found(name, root, whisper, problem)
     log.info("downloading openai-whisper checkpoint %s into %s (%s)", name, root, problem)
@@ -160,6 +171,16 @@ def resolve_checkpoint(opts: OpenAIWhisperOptions, whisper: Any) -> tuple[Path, 
     if not path.is_file() or file_sha256(path) != expected:
         raise _not_found(name, root, whisper, f"{problem}; download left no valid file")
     return path.resolve(), expected
+
+
+def _packaged(name: str, cache_dir: Path) -> Path | None:
+    from analytics.transcription.ct2_to_openai import packaged_checkpoint
+
+    with _CONVERT_LOCK:
+        return packaged_checkpoint(name, cache_dir)
+
+
+_CONVERT_LOCK = threading.Lock()
 
 
 def load_model(opts: OpenAIWhisperOptions) -> LoadedModel:
@@ -195,6 +216,11 @@ def load_model(opts: OpenAIWhisperOptions) -> LoadedModel:
                     f"with 'dims' and 'model_state_dict') on {opts.device}: {exc}"
                 ) from exc
             heads = getattr(whisper, "_ALIGNMENT_HEADS", {}).get(official or "")
+            if heads is None:  # a converted checkpoint carries its model's heads
+                from analytics.transcription.ct2_to_openai import read_alignment_heads
+
+                stored = read_alignment_heads(path)
+                heads = stored.encode("ascii") if stored else None
             if heads is not None:
                 # what load_model(name) does: the word-timing heads of official models
                 model.set_alignment_heads(heads)
@@ -221,6 +247,7 @@ class OpenAIWhisperTranscriber:
     def params(self) -> dict[str, Any]:
         out = asdict(self.options)
         out.pop("download_root")
+        out.pop("cache_dir")
         out.pop("allow_download")
         out["fp16"] = self.fp16
         out["temperatures"] = list(self.options.temperatures)

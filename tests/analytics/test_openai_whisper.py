@@ -1,6 +1,7 @@
 """openai-whisper engine: the adapter's plumbing, NOT recognition accuracy.
 
-No whisper weights exist offline, so the tests build a tiny randomly-initialised checkpoint
+Recognition with real weights (tiny.en converted from its CTranslate2 package) is tested in
+test_ct2_to_openai.py; here the tests build a tiny randomly-initialised checkpoint
 (seeded, ~14 MB) and check what the adapter is responsible for: loading a ``.pt`` file,
 options reaching ``model.transcribe``, the mapping of whisper's segments/words into
 ``ChannelTranscript`` and ``CallResult``, lineage with the checkpoint's checksum, loading
@@ -281,12 +282,12 @@ def test_downloads_happen_only_when_allowed(
 
 def test_missing_checkpoint_name_says_how_to_provide_one(tmp_path: Path) -> None:
     with pytest.raises(ModelNotFoundError) as err:
-        OpenAIWhisperTranscriber(OpenAIWhisperOptions("base", download_root=tmp_path / "root"))
+        OpenAIWhisperTranscriber(OpenAIWhisperOptions("small", download_root=tmp_path / "root"))
     msg = str(err.value)
-    assert "'base'" in msg and str(tmp_path / "root" / "base.pt") in msg
+    assert "'small'" in msg and str(tmp_path / "root" / "small.pt") in msg
     assert ".pt checkpoint" in msg and "CALLSCOPE_MODEL" in msg
     assert "CALLSCOPE_OPENAI_WHISPER_DOWNLOAD_ROOT" in msg
-    assert not (tmp_path / "root" / "base.pt").exists()  # nothing was fetched
+    assert not (tmp_path / "root" / "small.pt").exists()  # nothing was fetched
 
 
 def test_missing_checkpoint_path_and_unknown_name(tmp_path: Path) -> None:
