@@ -143,6 +143,19 @@ class Settings(BaseSettings):
         True,
         description="Store redacted transcript text; text sent to an LLM is always redacted.",
     )
+    metadata_keep: tuple[str, ...] = Field(
+        (),
+        description="Sidecar free fields kept in calls.metadata (values redacted) when"
+        " redact_pii is on; every other free field is dropped. JSON list.",
+    )
+    metadata_hash: tuple[str, ...] = Field(
+        (),
+        description="Sidecar free fields kept only as a hash of their value (group by, never"
+        " read) when redact_pii is on. JSON list.",
+    )
+    metadata_hash_key: SecretStr | None = Field(
+        None, description="HMAC key for metadata_hash; unset uses plain SHA-256 (guessable)."
+    )
     insights_engine: Literal["offline", "openai", "anthropic"] = Field(
         "offline",
         description="offline (rules + VADER, no network), openai (any OpenAI-compatible chat"

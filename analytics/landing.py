@@ -10,7 +10,7 @@ import logging
 from dataclasses import dataclass, replace
 from typing import Any
 
-from analytics.enrich.redact import redact_result, redact_utterances
+from analytics.enrich.privacy import PrivacyPolicy, privatize_result
 from analytics.enrich.rules import RuleSet
 from analytics.insights import CallContext, analyze_safely
 from analytics.insights.base import InsightResult, InsightsEngine
@@ -45,15 +45,18 @@ def land_processed(
     run_id: str | None,
     ruleset: RuleSet | None,
     redact_pii: bool,
+    privacy: PrivacyPolicy | None = None,
 ) -> str | None:
     """Land one call (redacted unless the team keeps raw text), its categories, insights,
     the engine's native insights and the redaction counts. Returns the analysis id, or
-    None when this exact lineage had already landed."""
+    None when this exact lineage had already landed.
+
+    ``privacy`` (default: ``PrivacyPolicy(redact_pii)``, which drops every sidecar free
+    field) also says which sidecar fields are kept or hashed; engine extras are redacted."""
     result = processed.result
-    if redact_pii:
-        stored, counts = redact_result(result)
-    else:
-        stored, counts = result, redact_utterances(result.utterances)[1]
+    policy = privacy if privacy is not None else PrivacyPolicy(redact_pii=redact_pii)
+    policy = replace(policy, redact_pii=redact_pii)
+    stored, counts = privatize_result(result, policy)
     # Whether text was redacted changes what lands, so it is part of the lineage.
     stored = replace(stored, params={**stored.params, "redact_pii": redact_pii})
     ins = processed.insights
@@ -65,9 +68,9 @@ def land_processed(
         return None
     if ins is not None:
         land_insights(wh, analysis_id, result.call_id, ins, counts)
-    if result.native:
+    if stored.native:
         with wh.transaction() as con:
             write_native_insights(
-                con, analysis_id, result.call_id, result.engine, result.model, result.native
+                con, analysis_id, result.call_id, result.engine, result.model, stored.native
             )
     return analysis_id
