@@ -128,6 +128,7 @@ def process_call_detailed(
     audio = decode(path, name=source_uri)
     out = transcriber.transcribe_call(audio, metadata, Media(Path(path), media_url))
     params: dict[str, Any] = {**transcriber.params(), "utterance_gap_s": options.utterance_gap_s}
+    params.update(audio.notes())  # seconds lost to corrupt packets, channels mixed down
     streams, method = out.streams, out.diarization
     found: DiarizationResult | None = None
     roles: dict[str, RoleGuess] = {}
