@@ -19,7 +19,7 @@ from analytics.audio import decode
 from tests.audio_fixtures import hold_music, line_noise, ringback_and_dtmf
 from tests.conftest import sample_audio
 
-SPEECH_S = 12.0
+SPEECH_S = 8.0
 
 
 @cache
@@ -107,11 +107,11 @@ def _three_channels(p: Path) -> None:
 
 
 def _silence(p: Path) -> None:
-    write_wav(p, [line_noise(10.0)], 8000)
+    write_wav(p, [line_noise(8.0)], 8000)
 
 
 def _hold_music_and_dtmf(p: Path) -> None:
-    write_wav(p, [np.concatenate([hold_music(6.0), ringback_and_dtmf(6.0)]) * 0.8], 8000)
+    write_wav(p, [np.concatenate([hold_music(4.0), ringback_and_dtmf(6.0)]) * 0.8], 8000)
 
 
 def _speech_wav(p: Path) -> None:

@@ -1,0 +1,80 @@
+"""The whole catalogue in one real nightly_ingest run (real Prefect, real tiny.en): every
+recording ends processed, or failed with its stage and a reason naming the problem; the
+batch finishes; a second run adds nothing."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from analytics.warehouse import connect_read_only
+from tests.bad_input.inputs import CASES
+
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]
+
+
+def test_every_bad_input_ends_processed_or_failed_with_its_stage(
+    prefect_harness: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flows.ingest import nightly_ingest
+
+    folder = tmp_path / "calls"
+    folder.mkdir()
+    for case in CASES:
+        case.make(folder)
+    monkeypatch.setenv("CALLSCOPE_WAREHOUSE", str(tmp_path / "w.duckdb"))
+    monkeypatch.setenv("CALLSCOPE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("CALLSCOPE_DIARIZER", "auto")
+
+    summary = nightly_ingest(source=str(folder))
+    n_fail = sum(1 for c in CASES if c.fails)
+    assert (summary["processed"], summary["failed"]) == (len(CASES) - n_fail, n_fail)
+
+    with connect_read_only(tmp_path / "w.duckdb") as con:
+        errors = {
+            Path(uri).name: (stage, reason)
+            for uri, stage, reason in con.execute(
+                "SELECT source_uri, stage, reason FROM call_errors"
+            ).fetchall()
+        }
+        calls = {
+            Path(uri).name: (channels, json.loads(params), outcome)
+            for uri, channels, params, outcome in con.execute(
+                "SELECT c.source_uri, c.channels, a.params, i.insights->>'outcome'"
+                " FROM calls c JOIN analyses a ON a.analysis_id = c.current_analysis_id"
+                " LEFT JOIN insights i ON i.analysis_id = a.analysis_id"
+            ).fetchall()
+        }
+        roles = con.execute(
+            "SELECT c.source_uri, u.channel, any_value(u.role) FROM current_utterances u"
+            " JOIN calls c USING (call_id) GROUP BY ALL"
+        ).fetchall()
+    for case in CASES:
+        if case.fails:
+            stage, pattern = case.fails
+            assert case.filename in errors, f"{case.id} did not fail"
+            assert errors[case.filename][0] == stage, (case.id, errors[case.filename])
+            assert re.search(pattern, errors[case.filename][1]), (case.id, errors[case.filename])
+        else:
+            assert case.filename in calls, (
+                f"{case.id} was not processed: {errors.get(case.filename)}"
+            )
+    assert calls["corrupt_frames.mp3"][1]["audio_bad_packets"] >= 3
+    assert calls["three_channels.wav"][0] == 1
+    assert calls["three_channels.wav"][1]["audio_mixed_channels"] == 3
+    assert calls["stereo_48k.flac"][0] == 2
+    for name in ("silence.wav", "hold_music.wav"):
+        assert calls[name][2] == "no_conversation", (name, calls[name])
+    # no file has two channels with the role agent
+    agent_channels: dict[str, set[int]] = {}
+    for uri, channel, role in roles:
+        if role == "agent" and channel is not None:
+            agent_channels.setdefault(uri, set()).add(channel)
+    assert all(len(chs) <= 1 for chs in agent_channels.values())
+
+    again = nightly_ingest(source=str(folder))
+    # processed calls and permanent failures are both known: nothing is redone
+    assert again["processed"] == 0 and again["skipped"] == len(CASES)
