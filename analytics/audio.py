@@ -33,7 +33,8 @@ class DecodedAudio:
     source_sample_rate: int
     codec: str
     #: Seconds of audio in packets that failed to decode (replaced by silence, so the
-    #: times after them stay true) and how many packets that was.
+    #: times after them stay true) or missing at the end of a file that stops before its
+    #: header says (counted as one more bad packet), and how many packets that was.
     lost_s: float = 0.0
     bad_packets: int = 0
     #: Channels in the file; more than ``MAX_CHANNELS`` were mixed down to one.
@@ -83,6 +84,15 @@ def _open(path: Path, label: str) -> av.container.InputContainer:
         ) from exc
 
 
+def _stated_duration(container: av.container.InputContainer, stream: av.AudioStream) -> float:
+    """Seconds the file's header says it holds (0 when it does not say)."""
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    if container.duration:
+        return container.duration / 1_000_000
+    return 0.0
+
+
 def decode(
     path: Path | str, target_rate: int = TARGET_RATE, name: str | None = None
 ) -> DecodedAudio:
@@ -109,6 +119,7 @@ def decode(
         bad = 0
         good_packets = 0
         tb = float(stream.time_base or 0)
+        expected_s = _stated_duration(container, stream)
         try:
             for packet in container.demux(stream):
                 if packet.size == 0:
@@ -139,10 +150,17 @@ def decode(
         raise DecodeError(f"{label}: the audio stream decoded to no samples")
     data = np.concatenate([c[:n_channels] for c in chunks], axis=1).astype(np.float32, copy=False)
     total_s = data.shape[1] / target_rate
-    if bad and lost_s > MAX_LOST_FRACTION * max(total_s, 1e-9):
+    missing = expected_s - total_s
+    cut = ""
+    if missing > max(1.0, 0.02 * expected_s):  # the file stops before its header says
+        log.warning("%s: audio ends %.1f s before its stated %.1f s", label, missing, expected_s)
+        cut = f"; the file ends {missing:.1f} s before its stated {expected_s:.1f} s"
+        lost_s += missing
+        bad += 1
+    if bad and lost_s > MAX_LOST_FRACTION * (total_s + max(missing, 0.0)):
         raise DecodeError(
-            f"{label}: audio data is corrupt: {bad} packets ({lost_s:.1f} s of {total_s:.1f} s)"
-            " failed to decode"
+            f"{label}: audio data is corrupt: {lost_s:.1f} s of"
+            f" {total_s + max(missing, 0.0):.1f} s could not be decoded{cut}"
         )
     if data.shape[1] < target_rate // 10:
         raise DecodeError(

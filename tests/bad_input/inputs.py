@@ -46,11 +46,15 @@ def write_av(path: Path, channels: list[np.ndarray], rate: int, codec: str, fmt:
     layout = {1: "mono", 2: "stereo"}[len(channels)]
     with av.open(str(path), "w", format=fmt) as out:
         stream = out.add_stream(codec, rate=rate, layout=layout)
-        data = np.stack([_pcm16(c) for c in channels], axis=1).reshape(1, -1)
-        frame = av.AudioFrame.from_ndarray(data, format="s16", layout=layout)
-        frame.sample_rate = rate
-        for packet in stream.encode(frame):
-            out.mux(packet)
+        data = np.stack([_pcm16(c) for c in channels], axis=1)
+        step = 4608  # feed the encoder frame-sized pieces (one huge frame loses audio)
+        for i in range(0, len(data), step):
+            frame = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(data[i : i + step]).reshape(1, -1), format="s16", layout=layout
+            )
+            frame.sample_rate = rate
+            for packet in stream.encode(frame):
+                out.mux(packet)
         for packet in stream.encode(None):
             out.mux(packet)
 
@@ -71,7 +75,7 @@ def _text_named_wav(p: Path) -> None:
 def _corrupt_mp3(p: Path) -> None:
     """25 s of speech as MP3 with the payload of 5 packets overwritten mid-file."""
     a, b = speech(16000)
-    mono = np.concatenate([(a + b) / 2, (a + b) / 2, ((a + b) / 2)[:16000]])[: 25 * 16000]
+    mono = np.tile((a + b) / 2, 4)[: 25 * 16000]
     write_av(p, [mono], 16000, "libmp3lame", "mp3")
     data = bytearray(p.read_bytes())
     with av.open(str(p)) as c:
@@ -82,6 +86,13 @@ def _corrupt_mp3(p: Path) -> None:
         for k in range(4, size):
             data[pos + k] = rnd.randrange(256)
     p.write_bytes(bytes(data))
+
+
+def _truncated_mp3(p: Path) -> None:
+    """An upload cut off after 60 % of its bytes (the header still says 25 s)."""
+    _corrupt_mp3(p)
+    data = p.read_bytes()
+    p.write_bytes(data[: int(len(data) * 0.6)])
 
 
 def _mulaw_8k(p: Path) -> None:
@@ -148,6 +159,7 @@ AUDIO_CASES = [
     Case("truncated-header", "truncated.wav", _truncated_header, fails=("decode", r"readable")),
     Case("text-as-wav", "notes.wav", _text_named_wav, fails=("decode", r"holds text")),
     Case("corrupt-mp3", "corrupt_frames.mp3", _corrupt_mp3),
+    Case("truncated-mp3", "cut_off.mp3", _truncated_mp3),
     Case("mulaw-8k", "mulaw_8k.wav", _mulaw_8k),
     Case("flac-48k-stereo", "stereo_48k.flac", _flac_48k_stereo, sidecar=ROLES),
     Case("three-channels", "three_channels.wav", _three_channels),

@@ -36,6 +36,12 @@ def test_corrupt_mp3_keeps_what_decodes_and_counts_the_loss(tmp_path: Path) -> N
     assert audio.notes()["audio_bad_packets"] == audio.bad_packets
 
 
+def test_a_file_cut_short_records_the_missing_seconds(tmp_path: Path) -> None:
+    (case,) = [c for c in AUDIO_CASES if c.id == "truncated-mp3"]
+    audio = decode(case.make(tmp_path))
+    assert 13 < audio.duration_s < 17 and audio.duration_s + audio.lost_s == pytest.approx(25, 0.05)
+
+
 def test_more_than_two_channels_mix_down_to_mono(tmp_path: Path) -> None:
     (case,) = [c for c in AUDIO_CASES if c.id == "three-channels"]
     audio = decode(case.make(tmp_path))
