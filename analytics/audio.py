@@ -84,6 +84,20 @@ def _open(path: Path, label: str) -> av.container.InputContainer:
         ) from exc
 
 
+def _join(chunks: list[np.ndarray], n_channels: int) -> np.ndarray:
+    """One (channels, samples) float32 array, freeing each chunk as it is copied (peak
+    memory stays near one copy of the audio, not two)."""
+    total = sum(c.shape[1] for c in chunks)
+    data = np.empty((n_channels, total), dtype=np.float32)
+    pos = 0
+    chunks.reverse()
+    while chunks:
+        c = chunks.pop()
+        data[:, pos : pos + c.shape[1]] = c[:n_channels]
+        pos += c.shape[1]
+    return data
+
+
 def _stated_duration(container: av.container.InputContainer, stream: av.AudioStream) -> float:
     """Seconds the file's header says it holds (0 when it does not say)."""
     if stream.duration and stream.time_base:
@@ -148,7 +162,7 @@ def decode(
             log.warning("%s: audio ends early, the rest is unreadable (%s)", label, exc)
     if not chunks or good_packets == 0:
         raise DecodeError(f"{label}: the audio stream decoded to no samples")
-    data = np.concatenate([c[:n_channels] for c in chunks], axis=1).astype(np.float32, copy=False)
+    data = _join(chunks, n_channels)
     total_s = data.shape[1] / target_rate
     missing = expected_s - total_s
     cut = ""

@@ -92,6 +92,11 @@ class Settings(BaseSettings):
     hallucination_silence_threshold: float | None = Field(
         2.0, description="Skip silent stretches (s) around suspected hallucinations."
     )
+    transcribe_window_s: float = Field(
+        600.0,
+        description="faster-whisper: longer audio is transcribed in windows of at most this"
+        " many seconds, cut at a pause, so memory stays bounded; 0 = one pass.",
+    )
     price_faster_whisper_per_min: float = Field(
         0.0, description="Cost per audio minute of the self-hosted engine (your compute), USD."
     )

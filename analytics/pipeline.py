@@ -226,7 +226,9 @@ def analyze(uri: str, settings: Settings, transcriber: CallTranscriber | None = 
     folder, key = split_object_uri(uri)
     source = open_source(folder, settings)
     ref = source.ref(key)
-    transcriber = transcriber or make_transcriber(settings)
+    # One call alone: one model worker with every core (the flow's worker split would
+    # leave a core idle on a mono call).
+    transcriber = transcriber or make_transcriber(settings.model_copy(update={"workers": 1}))
     return process_ref(
         source,
         ref,

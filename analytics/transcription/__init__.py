@@ -58,6 +58,7 @@ def faster_whisper_options(settings: Settings) -> FasterWhisperOptions:
         hallucination_silence_threshold=settings.hallucination_silence_threshold,
         cache_dir=settings.model_cache_dir,
         allow_download=settings.model_download,
+        window_s=settings.transcribe_window_s,
     )
 
 
@@ -88,6 +89,7 @@ def _openai_whisper(settings: Settings) -> CallTranscriber:
         initial_prompt=settings.initial_prompt,
         download_root=settings.openai_whisper_download_root,
         allow_download=settings.model_download,
+        window_s=settings.transcribe_window_s,
     )
     # One model per process and whisper decodes one window at a time: channels in sequence.
     return ChannelCallTranscriber(OpenAIWhisperTranscriber(options))
