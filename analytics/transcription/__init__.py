@@ -89,7 +89,6 @@ def _openai_whisper(settings: Settings) -> CallTranscriber:
         initial_prompt=settings.initial_prompt,
         download_root=settings.openai_whisper_download_root,
         allow_download=settings.model_download,
-        window_s=settings.transcribe_window_s,
     )
     # One model per process and whisper decodes one window at a time: channels in sequence.
     return ChannelCallTranscriber(OpenAIWhisperTranscriber(options))
