@@ -94,6 +94,6 @@ class LocalSource:
         sidecar = self._inside(sidecar, "sidecar")
         return parse_sidecar(sidecar.read_bytes(), str(sidecar))
 
-    def presign(self, ref: RecordingRef, expires_s: int = 3600) -> str | None:
+    def presign(self, ref: RecordingRef, expires_s: int | None = None) -> str | None:
         """Local files have no URL: cloud engines upload them instead."""
         return None
