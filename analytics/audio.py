@@ -84,18 +84,30 @@ def _open(path: Path, label: str) -> av.container.InputContainer:
         ) from exc
 
 
-def _join(chunks: list[np.ndarray], n_channels: int) -> np.ndarray:
-    """One (channels, samples) float32 array, freeing each chunk as it is copied (peak
-    memory stays near one copy of the audio, not two)."""
-    total = sum(c.shape[1] for c in chunks)
-    data = np.empty((n_channels, total), dtype=np.float32)
-    pos = 0
-    chunks.reverse()
-    while chunks:
-        c = chunks.pop()
-        data[:, pos : pos + c.shape[1]] = c[:n_channels]
-        pos += c.shape[1]
-    return data
+class _Buffer:
+    """A (channels, samples) float32 array filled in place as frames decode: one copy of
+    the audio in memory, never a list of small frames plus their concatenation (freed
+    small blocks stay in the heap, so that would double the peak)."""
+
+    def __init__(self, n_channels: int, capacity: int) -> None:
+        self.data = np.empty((n_channels, max(capacity, 1)), dtype=np.float32)
+        self.n = 0
+
+    def append(self, block: np.ndarray) -> None:
+        k = block.shape[1]
+        if self.n + k > self.data.shape[1]:
+            grown = np.empty(
+                (self.data.shape[0], max(self.n + k, int(self.data.shape[1] * 1.5))),
+                dtype=np.float32,
+            )
+            grown[:, : self.n] = self.data[:, : self.n]
+            self.data = grown
+        rows = min(block.shape[0], self.data.shape[0])
+        self.data[:rows, self.n : self.n + k] = block[:rows]
+        self.n += k
+
+    def result(self) -> np.ndarray:
+        return self.data[:, : self.n]
 
 
 def _stated_duration(container: av.container.InputContainer, stream: av.AudioStream) -> float:
@@ -128,12 +140,12 @@ def decode(
         source_rate = stream.codec_context.sample_rate or 0
         codec = stream.codec_context.name
         resampler = av.AudioResampler(format="fltp", layout=stream.layout, rate=target_rate)
-        chunks: list[np.ndarray] = []
+        expected_s = _stated_duration(container, stream)
+        buf = _Buffer(n_channels, int((expected_s or 60.0) * target_rate) + target_rate)
         good_s = lost_s = 0.0
         bad = 0
         good_packets = 0
         tb = float(stream.time_base or 0)
-        expected_s = _stated_duration(container, stream)
         try:
             for packet in container.demux(stream):
                 if packet.size == 0:
@@ -147,22 +159,23 @@ def decode(
                     bad += 1
                     dur = dur or (good_s / good_packets if good_packets else 0.026)
                     lost_s += dur
-                    gap = np.zeros((n_channels, round(dur * target_rate)), dtype=np.float32)
-                    chunks.append(gap)
+                    buf.append(np.zeros((n_channels, round(dur * target_rate)), np.float32))
                     continue
                 good_packets += 1
                 good_s += dur
                 for frame in frames:
                     frame.pts = None
-                    chunks.extend(r.to_ndarray() for r in resampler.resample(frame))
-            chunks.extend(r.to_ndarray() for r in resampler.resample(None))
+                    for r in resampler.resample(frame):
+                        buf.append(r.to_ndarray())
+            for r in resampler.resample(None):
+                buf.append(r.to_ndarray())
         except (av.error.FFmpegError, ValueError) as exc:
-            if not chunks:
+            if not buf.n:
                 raise DecodeError(f"{label}: audio data is corrupt ({exc})") from exc
             log.warning("%s: audio ends early, the rest is unreadable (%s)", label, exc)
-    if not chunks or good_packets == 0:
+    if not buf.n or good_packets == 0:
         raise DecodeError(f"{label}: the audio stream decoded to no samples")
-    data = _join(chunks, n_channels)
+    data = buf.result()
     total_s = data.shape[1] / target_rate
     missing = expected_s - total_s
     cut = ""
