@@ -208,3 +208,24 @@ SIDECAR_CASES = [
 ]
 
 CASES = AUDIO_CASES + SIDECAR_CASES
+
+#: One line per case for the README's reliability table.
+DESCRIPTIONS = {
+    "zero-byte": "zero-byte `.wav`",
+    "truncated-header": "WAV cut off inside its header (30 bytes)",
+    "text-as-wav": "a text file named `.wav`",
+    "corrupt-mp3": "25 s MP3 with 5 packets overwritten mid-file",
+    "truncated-mp3": "MP3 upload cut off after 60 % of its bytes",
+    "mulaw-8k": "8 kHz G.711 μ-law WAV",
+    "flac-48k-stereo": "48 kHz stereo FLAC",
+    "three-channels": "3-channel WAV",
+    "silence": "line noise only (no speech)",
+    "hold-music-dtmf": "hold music, ringback and DTMF only",
+    "sidecar-malformed": "sidecar that is not valid JSON",
+    "sidecar-list": "sidecar that is a JSON list",
+    "sidecar-unknown-role": 'sidecar `channel_roles` with an unknown role ("caller")',
+    "sidecar-agent-agent": 'sidecar `channel_roles` `["agent", "agent"]`',
+    "sidecar-bad-date": 'sidecar `started_at` "last Tuesday"',
+    "key-with-spaces": "object key with spaces",
+    "key-unicode": "object key with accents and an emoji",
+}

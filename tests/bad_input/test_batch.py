@@ -5,13 +5,51 @@ batch finishes; a second run adds nothing."""
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from analytics.warehouse import connect_read_only
-from tests.bad_input.inputs import CASES
+from tests.bad_input.inputs import CASES, DESCRIPTIONS
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+START, END = "<!-- reliability:start -->", "<!-- reliability:end -->"
+
+
+def write_reliability_table(
+    errors: dict[str, tuple[str, str]], calls: dict[str, tuple[int, dict[str, Any], str | None]]
+) -> str:
+    """The observed outcome of every case as a markdown table; written into the README
+    between the markers when CALLSCOPE_UPDATE_README=1 (``make reliability``)."""
+    rows = ["| input | observed |", "|---|---|"]
+    for case in CASES:
+        if case.filename in errors:
+            stage, reason = errors[case.filename]
+            reason = reason.split(": ", 1)[-1].replace("|", "\\|")
+            observed = f"failed at `{stage}`: {reason}"
+        else:
+            channels, params, outcome = calls[case.filename]
+            notes = [f"{channels} ch"]
+            if "audio_bad_packets" in params:
+                notes.append(
+                    f"{params['audio_lost_s']} s lost in {params['audio_bad_packets']} bad packets"
+                )
+            if "audio_mixed_channels" in params:
+                notes.append(f"{params['audio_mixed_channels']} channels mixed to mono")
+            notes.append(f"outcome `{outcome}`")
+            observed = "processed: " + ", ".join(notes)
+        rows.append(f"| {DESCRIPTIONS[case.id]} | {observed} |")
+    table = "\n".join(rows)
+    if os.environ.get("CALLSCOPE_UPDATE_README") == "1":
+        text = README.read_text(encoding="utf-8")
+        head, rest = text.split(START, 1)
+        _, tail = rest.split(END, 1)
+        README.write_text(f"{head}{START}\n{table}\n{END}{tail}", encoding="utf-8")
+    return table
+
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
@@ -74,6 +112,8 @@ def test_every_bad_input_ends_processed_or_failed_with_its_stage(
         if role == "agent" and channel is not None:
             agent_channels.setdefault(uri, set()).add(channel)
     assert all(len(chs) <= 1 for chs in agent_channels.values())
+
+    write_reliability_table(errors, calls)
 
     again = nightly_ingest(source=str(folder))
     # processed calls and permanent failures are both known: nothing is redone
