@@ -84,3 +84,18 @@ def test_a_changed_model_file_is_refused(tmp_path: Path) -> None:
     (tmp_path / "tokenizer").unlink()
     with pytest.raises(ConfigError, match="missing"):
         pii_ner.verify_model(tmp_path)
+
+
+def test_llm_transcript_lines_redact_numbers_spelled_in_chunks() -> None:
+    from analytics.insights.prompts import transcript_lines
+
+    # read three digits at a time: no chunk alone looks like a number worth redacting
+    chunks = ["four five three", "nine one four", "eight eight zero", "three four three"]
+    utts = [_utt("the card is " + chunks[0], "customer", 0.0), _utt("Mhm.", "agent", 6.0)]
+    for i, chunk in enumerate([*chunks[1:], "six four six seven"]):
+        utts.append(_utt(chunk, "customer", 10.0 + 5 * i))
+    lines = transcript_lines(utts)
+    joined = " ".join(lines)
+    for word in ("four", "five", "nine", "eight", "zero", "seven"):
+        assert word not in joined, lines
+    assert lines[0].endswith("CUSTOMER: the card is [CARD]") and lines[1].endswith("AGENT: Mhm.")
