@@ -28,6 +28,7 @@ digits, and money ("$1,234.56", "1,000,000") is blocked before runs are formed.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -91,7 +92,23 @@ def luhn_ok(digits: str) -> bool:
 
 def _runs(text: str, blocked: Sequence[tuple[int, int]]) -> list[tuple[list[_Group], int]]:
     """Digit runs as lists of groups, with the index of the run's first token."""
-    tokens = [m for m in _TOKEN.finditer(text) if not any(a <= m.start() < b for a, b in blocked)]
+    merged: list[list[int]] = []
+    for a, b in sorted(blocked):
+        if merged and a <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], b)
+        else:
+            merged.append([a, b])
+    starts = [a for a, _ in merged]
+
+    def inside(pos: int) -> bool:
+        i = bisect.bisect_right(starts, pos) - 1
+        return i >= 0 and pos < merged[i][1]
+
+    def starts_between(lo: int, hi: int) -> bool:
+        i = bisect.bisect_left(starts, lo)
+        return i < len(starts) and starts[i] < hi
+
+    tokens = [m for m in _TOKEN.finditer(text) if not inside(m.start())]
     runs: list[tuple[list[_Group], int]] = []
     current: list[_Group] = []
     first_tok = 0
@@ -103,7 +120,7 @@ def _runs(text: str, blocked: Sequence[tuple[int, int]]) -> list[tuple[list[_Gro
     while i < len(tokens):
         tok = tokens[i]
         word = tok.group().lower()
-        blocked_gap = prev_end >= 0 and any(prev_end <= a < tok.start() for a, _ in blocked)
+        blocked_gap = prev_end >= 0 and starts_between(prev_end, tok.start())
         if blocked_gap and current:
             runs.append((current, first_tok))
             current, gap = [], 0
@@ -159,7 +176,8 @@ class _Context:
 
 
 def _context(text: str, start: int) -> _Context:
-    before = set(re.findall(r"[a-z]+", text[:start].lower())[-_CONTEXT_WINDOW:])
+    window = text[max(0, start - 20 * _CONTEXT_WINDOW) : start].lower()
+    before = set(re.findall(r"[a-z]+", window)[-_CONTEXT_WINDOW:])
     return _Context(ssn=bool(before & _SSN_CONTEXT), account=bool(before & _ACCOUNT_CONTEXT))
 
 
