@@ -12,7 +12,7 @@ export PREFECT_LOGGING_EXTRA_LOGGERS := analytics
 export PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW := ignore
 export CALLSCOPE_TIMEZONE ?= UTC
 
-.PHONY: setup real-sets browser demo dashboard test lint bench samples deploy clean tts-venv espeak agent calls
+.PHONY: setup real-sets browser demo dashboard test lint bench reliability samples deploy clean tts-venv espeak agent calls
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -50,6 +50,10 @@ test: setup browser tts-venv espeak lint
 
 bench: setup
 	$(BIN)/python bench/transcribe.py data/samples/billing_resolved.wav
+
+# README "Reliability" table, written by the bad-input flow run from what it observed.
+reliability: setup
+	CALLSCOPE_UPDATE_README=1 $(BIN)/pytest tests/bad_input/test_batch.py -q
 
 # Regenerates data/samples and data/diarization (needs the GPL speech tools, run as separate programs).
 samples: setup

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     s3_secret_access_key: SecretStr | None = Field(None, description="Secret key.")
     s3_connect_timeout_s: float = Field(10.0, description="Connect timeout for S3 calls.")
     s3_max_attempts: int = Field(4, description="botocore retry attempts per S3 call.")
+    s3_presign_expires_s: int = Field(
+        900, ge=60, le=86400, description="Lifetime of presigned URLs given to cloud engines."
+    )
 
     # --- transcription ----------------------------------------------------------------
     engine: Literal["faster-whisper", "assemblyai", "openai-whisper"] = Field(
@@ -99,6 +102,11 @@ class Settings(BaseSettings):
         " it drops a call's quiet first words (bench/transcription_real.py); VAD already skips"
         " silence.",
     )
+    transcribe_window_s: float = Field(
+        600.0,
+        description="faster-whisper: longer audio is transcribed in windows of at most this"
+        " many seconds, cut at a pause, so memory stays bounded; 0 = one pass.",
+    )
     price_faster_whisper_per_min: float = Field(
         0.0, description="Cost per audio minute of the self-hosted engine (your compute), USD."
     )
@@ -149,6 +157,19 @@ class Settings(BaseSettings):
     redact_pii: bool = Field(
         True,
         description="Store redacted transcript text; text sent to an LLM is always redacted.",
+    )
+    metadata_keep: tuple[str, ...] = Field(
+        (),
+        description="Sidecar free fields kept in calls.metadata (values redacted) when"
+        " redact_pii is on; every other free field is dropped. JSON list.",
+    )
+    metadata_hash: tuple[str, ...] = Field(
+        (),
+        description="Sidecar free fields kept only as a hash of their value (group by, never"
+        " read) when redact_pii is on. JSON list.",
+    )
+    metadata_hash_key: SecretStr | None = Field(
+        None, description="HMAC key for metadata_hash; unset uses plain SHA-256 (guessable)."
     )
     insights_engine: Literal["offline", "openai", "anthropic"] = Field(
         "offline",

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from analytics.agent_metrics import agent_metrics
-from analytics.enrich.redact import redact_result, redact_utterances
+from analytics.enrich.privacy import PrivacyPolicy, privatize_result
 from analytics.enrich.rules import RuleSet
 from analytics.insights import CallContext, analyze_safely
 from analytics.insights.base import InsightResult, InsightsEngine
@@ -47,17 +47,20 @@ def land_processed(
     run_id: str | None,
     ruleset: RuleSet | None,
     redact_pii: bool,
+    privacy: PrivacyPolicy | None = None,
 ) -> str | None:
     """Land one call (redacted unless the team keeps raw text), its categories, insights,
     the engine's native insights and the redaction counts. Returns the analysis id, or
-    None when this exact lineage had already landed."""
+    None when this exact lineage had already landed.
+
+    ``privacy`` (default: ``PrivacyPolicy(redact_pii)``, which drops every sidecar free
+    field) also says which sidecar fields are kept or hashed; engine extras are redacted."""
     result = processed.result
     # agent-side metrics (sidecar events): validated before anything lands
     metrics = agent_metrics(result.metadata.extra, result.utterances)
-    if redact_pii:
-        stored, counts = redact_result(result)
-    else:
-        stored, counts = result, redact_utterances(result.utterances)[1]
+    policy = privacy if privacy is not None else PrivacyPolicy(redact_pii=redact_pii)
+    policy = replace(policy, redact_pii=redact_pii)
+    stored, counts = privatize_result(result, policy)
     # Whether text was redacted changes what lands, so it is part of the lineage.
     stored = replace(stored, params={**stored.params, "redact_pii": redact_pii})
     ins = processed.insights
@@ -72,9 +75,9 @@ def land_processed(
     if metrics is not None:
         with wh.transaction() as con:
             write_agent_metrics(con, analysis_id, result.call_id, metrics, result.metadata.extra)
-    if result.native:
+    if stored.native:
         with wh.transaction() as con:
             write_native_insights(
-                con, analysis_id, result.call_id, result.engine, result.model, result.native
+                con, analysis_id, result.call_id, result.engine, result.model, stored.native
             )
     return analysis_id

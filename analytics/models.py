@@ -10,6 +10,7 @@ from typing import Any
 from analytics.errors import MetadataError
 
 ROLES = ("agent", "customer")
+DIRECTIONS = ("inbound", "outbound", "internal")
 
 
 @dataclass(frozen=True)
@@ -63,12 +64,18 @@ class CallMetadata:
             raise MetadataError(f"sidecar must be a JSON object, got {type(data).__name__}")
         started = data.get("started_at")
         started_at = None
-        if started:
+        if started is not None and started != "":
+            if not isinstance(started, str):
+                raise MetadataError(
+                    f"sidecar started_at {started!r} must be an ISO-8601 timestamp string"
+                    " such as 2026-11-20T09:14:03+00:00"
+                )
             try:
-                started_at = datetime.fromisoformat(str(started).replace("Z", "+00:00"))
+                started_at = datetime.fromisoformat(started.replace("Z", "+00:00"))
             except ValueError as exc:
                 raise MetadataError(
                     f"sidecar started_at {started!r} is not an ISO-8601 timestamp"
+                    " (e.g. 2026-11-20T09:14:03+00:00)"
                 ) from exc
         roles = data.get("channel_roles")
         if roles is not None:
@@ -76,13 +83,30 @@ class CallMetadata:
                 raise MetadataError(
                     f"sidecar channel_roles {roles!r} must be a list of {ROLES} or null"
                 )
+            named = [r for r in roles if r is not None]
+            if len(named) != len(set(named)):
+                raise MetadataError(
+                    f"sidecar channel_roles {roles!r} gives one role to two channels; each"
+                    ' channel needs its own role (e.g. ["customer", "agent"]) or null'
+                )
             roles = tuple(roles)
+        for key in ("call_id", "agent_id", "direction"):
+            value = data.get(key)
+            if isinstance(value, bool) or not isinstance(value, str | int | None):
+                raise MetadataError(f"sidecar {key} {value!r} must be a string")
+        direction = data.get("direction")
+        if isinstance(direction, str):
+            direction = direction.strip().lower() or None
+        if direction is not None and direction not in DIRECTIONS:
+            raise MetadataError(
+                f"sidecar direction {direction!r} must be one of {DIRECTIONS} or left out"
+            )
         known = {"call_id", "started_at", "agent_id", "direction", "channel_roles"}
         return cls(
             call_id=str(data.get("call_id") or default_call_id),
             started_at=started_at,
-            agent_id=data.get("agent_id"),
-            direction=data.get("direction"),
+            agent_id=str(data["agent_id"]) if data.get("agent_id") is not None else None,
+            direction=direction,
             channel_roles=roles,
             extra={k: v for k, v in data.items() if k not in known},
         )

@@ -128,6 +128,7 @@ def process_call_detailed(
     audio = decode(path, name=source_uri)
     out = transcriber.transcribe_call(audio, metadata, Media(Path(path), media_url))
     params: dict[str, Any] = {**transcriber.params(), "utterance_gap_s": options.utterance_gap_s}
+    params.update(audio.notes())  # seconds lost to corrupt packets, channels mixed down
     streams, method = out.streams, out.diarization
     found: DiarizationResult | None = None
     roles: dict[str, RoleGuess] = {}
@@ -225,7 +226,9 @@ def analyze(uri: str, settings: Settings, transcriber: CallTranscriber | None = 
     folder, key = split_object_uri(uri)
     source = open_source(folder, settings)
     ref = source.ref(key)
-    transcriber = transcriber or make_transcriber(settings)
+    # One call alone: one model worker with every core (the flow's worker split would
+    # leave a core idle on a mono call).
+    transcriber = transcriber or make_transcriber(settings.model_copy(update={"workers": 1}))
     return process_ref(
         source,
         ref,

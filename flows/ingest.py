@@ -19,6 +19,7 @@ from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from analytics.config import Settings
+from analytics.enrich.privacy import PrivacyPolicy
 from analytics.enrich.rules import RuleSet, load_rules
 from analytics.errors import CallscopeError
 from analytics.insights import make_insights_engine
@@ -116,6 +117,7 @@ class _Writer:
                 run_id=self.run_id,
                 ruleset=self.ruleset,
                 redact_pii=self.cfg.redact_pii,
+                privacy=PrivacyPolicy.from_settings(self.cfg),
             )
         except CallscopeError as exc:
             self.fail(ref, exc.stage, type(exc).__name__, str(exc), True)

@@ -1,80 +1,56 @@
-"""PII redaction for call transcripts: card numbers, phones, emails, SSNs, spelled digits.
+"""PII redaction for call transcripts, across word and utterance boundaries.
 
-Whisper writes numbers as digits ("4111 1111"), as words ("four one one one") or both,
-and splits them across word tokens with punctuation in between. Detection therefore works
-on the utterance *text*: a tokenizer finds **digit runs** (numeric tokens, digit words,
-"double five", joined by spaces, dashes, dots, commas, parentheses or the words
-"dash"/"hyphen"), and each run is split into the segments that best explain it:
+Detectors (each returns ``(start, end, type)`` spans; earlier ones win overlaps):
 
-=========  ===================================================================
-type       rule
-=========  ===================================================================
-card       13-19 digits passing the Luhn check (written groups of >= 3 digits, or
-           spelled out). Non-Luhn digit runs are *not* cards.
-ssn        written 3-2-4 groups (123-45-6789), or 9 digits after "ssn"/"social
-           security" within the previous few words (written or spelled).
-phone      written phone shapes: (555) 123-4567, 555-123-4567, 5551234567,
-           1-800-555-0199, 555-0199, UK 0-prefixed, or "+" followed by 8-15 digits.
-digits     >= 4 spelled digit units in a row ("four seven two nine one", "oh",
-           "double five", single written digits), when not one of the above.
-email      name@domain.tld, and the spoken "jane dot doe at example dot com".
-=========  ===================================================================
+1. ``pii_text``: emails (written and spoken), street addresses, dates of birth;
+2. ``pii_digits``: digit runs — cards (with or without a valid Luhn check), SSNs, phones,
+   account numbers, spelled digit sequences — with money amounts blocked out;
+3. names: the spaCy NER model (``pii_ner``, PERSON) plus "my name is …" rules.
 
-Times ("two thirty"), counts ("one or two") and plain amounts/years stay: tens words are
-not digit words, other words break a run, and written digit runs need a known shape.
+A speaker's utterances are joined in time order before detection, so a card number read
+in two chunks over a pause ("4111 1111" … "1111 1111") or a spelled email split by the
+aligner is found whole; each utterance gets the part of the span that falls in it (each
+part becomes a placeholder) and the span is counted once. Word lists are redacted from the
+same spans: the words a span touches merge into one placeholder word keeping the times.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from analytics.enrich.pii_digits import amount_spans, digit_spans, luhn_ok
+from analytics.enrich.pii_ner import NameFinder, default_finder
+from analytics.enrich.pii_text import address_spans, dob_spans, email_spans, name_spans
 from analytics.models import Utterance, Word
 
 if TYPE_CHECKING:
     from analytics.models import CallResult
 
-PII_TYPES = ("card", "phone", "email", "ssn", "digits")
+__all__ = [
+    "PII_TYPES",
+    "PLACEHOLDERS",
+    "Redaction",
+    "empty_counts",
+    "find_pii",
+    "luhn_ok",
+    "redact",
+    "redact_result",
+    "redact_utterances",
+]
+
+PII_TYPES = ("card", "phone", "email", "ssn", "account", "address", "dob", "name", "digits")
 PLACEHOLDERS = {t: f"[{t.upper()}]" for t in PII_TYPES}
 
-_DIGIT_WORDS = {
-    "zero": "0",
-    "oh": "0",
-    "o": "0",
-    "nought": "0",
-    "one": "1",
-    "two": "2",
-    "three": "3",
-    "four": "4",
-    "five": "5",
-    "six": "6",
-    "seven": "7",
-    "eight": "8",
-    "nine": "9",
-}
-_REPEAT = {"double": 2, "triple": 3}
-_SEP_WORDS = {"dash", "hyphen"}
-_SEP_CHARS = set("-,.()+–—")
-_MAX_GAP_TOKENS = 3
-_MAX_SEGMENT_GROUPS = 24
-_SSN_CONTEXT = {"ssn", "social", "security"}
-_SSN_CONTEXT_WINDOW = 8
 
-_PHONE_SHAPES_10 = {(10,), (3, 3, 4), (3, 7), (3, 3, 2, 2)}
-_PHONE_SHAPES_11 = {(11,), (1, 3, 3, 4), (1, 10), (3, 4, 4), (4, 3, 4), (5, 6), (5, 3, 3)}
+class _Default:
+    """Use the process-wide NER model (``pii_ner.default_finder``)."""
 
-_TOKEN = re.compile(r"\d+|[A-Za-z]+(?:'[A-Za-z]+)?|\S")
-_TLDS = r"(?:com|net|org|edu|gov|io|co|uk|us|ca|de|fr|info|biz|me)"
-_EMAIL_WRITTEN = re.compile(
-    r"[A-Za-z0-9][A-Za-z0-9._%+-]*\s?@\s?[A-Za-z0-9-]+(?:\s?\.\s?[A-Za-z0-9-]+)*\s?\.\s?[A-Za-z]{2,}\b"
-)
-_EMAIL_SPOKEN = re.compile(
-    r"\b[a-z0-9][a-z0-9._-]*(?:\s+(?:dot|underscore|dash)\s+[a-z0-9._-]+)*"
-    r"\s+at\s+[a-z0-9-]+(?:(?:\.|\s+dot\s+)[a-z0-9-]+)*(?:\.|\s+dot\s+)" + _TLDS + r"\b",
-    re.IGNORECASE,
-)
+
+#: ``names=DEFAULT_NER``: the verified spaCy model when installed; ``names=None``: rules only.
+DEFAULT_NER = _Default()
+Names = NameFinder | _Default | None
 
 
 @dataclass(frozen=True)
@@ -85,172 +61,57 @@ class Redaction:
     counts: dict[str, int]
 
 
-@dataclass(frozen=True)
-class _Span:
-    start: int
-    end: int
-    kind: str
-
-
-@dataclass
-class _Group:
-    """One digit item of a run: a numeric token, a digit word or "double X"."""
-
-    start: int
-    end: int
-    digits: str
-    spelled: bool
-    units: int  # spelled-digit units (digit words and single written digits)
-    prefix: int  # start including an attached "+" or "("
-    plus: bool
-
-
-def luhn_ok(digits: str) -> bool:
-    """The Luhn checksum every payment card number satisfies."""
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch)
-        if i % 2 == 1:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return bool(digits) and total % 10 == 0
-
-
 def empty_counts() -> dict[str, int]:
     return dict.fromkeys(PII_TYPES, 0)
 
 
-def _email_spans(text: str) -> list[_Span]:
-    spans: list[_Span] = []
-    for rx in (_EMAIL_WRITTEN, _EMAIL_SPOKEN):
-        for m in rx.finditer(text):
-            if not any(m.start() < s.end and s.start < m.end() for s in spans):
-                spans.append(_Span(m.start(), m.end(), "email"))
-    return spans
+def _placeholder_spans(text: str) -> list[tuple[int, int]]:
+    out = []
+    for ph in PLACEHOLDERS.values():
+        start = text.find(ph)
+        while start >= 0:
+            out.append((start, start + len(ph)))
+            start = text.find(ph, start + 1)
+    return out
 
 
-def _runs(text: str, blocked: list[_Span]) -> list[tuple[list[_Group], int]]:
-    """Digit runs as lists of groups, with the index of the run's first token."""
-    tokens = [
-        m for m in _TOKEN.finditer(text) if not any(s.start <= m.start() < s.end for s in blocked)
-    ]
-    runs: list[tuple[list[_Group], int]] = []
-    current: list[_Group] = []
-    first_tok = 0
-    gap = 0
-    pending_prefix: int | None = None
-    pending_plus = False
-    prev_end = -1
-    i = 0
-    while i < len(tokens):
-        tok = tokens[i]
-        word = tok.group().lower()
-        blocked_gap = prev_end >= 0 and any(prev_end <= s.start < tok.start() for s in blocked)
-        if blocked_gap and current:
-            runs.append((current, first_tok))
-            current, gap = [], 0
-        group: _Group | None = None
-        consumed = 1
-        if word.isdigit():
-            group = _Group(tok.start(), tok.end(), word, False, int(len(word) == 1), 0, False)
-        elif word in _DIGIT_WORDS:
-            group = _Group(tok.start(), tok.end(), _DIGIT_WORDS[word], True, 1, 0, False)
-        elif word in _REPEAT and i + 1 < len(tokens):
-            nxt = tokens[i + 1].group().lower()
-            digit = _DIGIT_WORDS.get(nxt) or (nxt if nxt.isdigit() and len(nxt) == 1 else None)
-            if digit is not None:
-                n = _REPEAT[word]
-                group = _Group(tok.start(), tokens[i + 1].end(), digit * n, True, n, 0, False)
-                consumed = 2
-        if group is not None:
-            if not current:
-                first_tok = i
-                group.prefix = pending_prefix if pending_prefix is not None else group.start
-                group.plus = pending_plus
-            else:
-                group.prefix = group.start
-            current.append(group)
-            gap = 0
-        elif current and (word in _SEP_WORDS or word in _SEP_CHARS) and gap < _MAX_GAP_TOKENS:
-            gap += 1
-        else:
-            if current:
-                runs.append((current, first_tok))
-                current, gap = [], 0
-        if not current and group is None:
-            # "+" or "(" directly before a number belongs to it (+44 ..., (555) ...).
-            attached = i + 1 < len(tokens) and tokens[i + 1].start() == tok.end()
-            if word in ("+", "(") and attached:
-                pending_prefix = tok.start() if pending_prefix is None else pending_prefix
-                pending_plus = pending_plus or word == "+"
-            else:
-                pending_prefix, pending_plus = None, False
-        else:
-            pending_prefix, pending_plus = None, False
-        prev_end = tokens[i + consumed - 1].end()
-        i += consumed
-    if current:
-        runs.append((current, first_tok))
-    return runs
+def _merge(spans: list[tuple[int, int, str]], new: Sequence[tuple[int, int, str]]) -> None:
+    for a, b, kind in new:
+        if b > a and not any(a < y and x < b for x, y, _ in spans):
+            spans.append((a, b, kind))
 
 
-def _ssn_context(text: str, start: int) -> bool:
-    before = re.findall(r"[a-z]+", text[:start].lower())[-_SSN_CONTEXT_WINDOW:]
-    return any(w in _SSN_CONTEXT for w in before)
+def _finder(names: Names) -> NameFinder | None:
+    return default_finder() if isinstance(names, _Default) else names
 
 
-def _classify(groups: Sequence[_Group], ssn_context: bool) -> str | None:
-    digits = "".join(g.digits for g in groups)
-    n = len(digits)
-    spelled = any(g.spelled for g in groups)
-    units = sum(g.units for g in groups)
-    shape = tuple(len(g.digits) for g in groups)
-    if 13 <= n <= 19 and luhn_ok(digits) and (spelled or all(x >= 3 for x in shape)):
-        return "card"
-    if n == 9 and (ssn_context or (not spelled and shape == (3, 2, 4))):
-        return "ssn"
-    if not spelled:
-        if groups[0].plus and 8 <= n <= 15:
-            return "phone"
-        if (
-            (n == 10 and shape in _PHONE_SHAPES_10)
-            or (n == 11 and digits[0] in "01" and shape in _PHONE_SHAPES_11)
-            or shape == (3, 4)
-        ):
-            return "phone"
-    if units >= 4:
-        return "digits"
-    return None
+def find_pii_many(texts: list[str], names: Names = DEFAULT_NER) -> list[list[tuple[int, int, str]]]:
+    """:func:`find_pii` over several texts (the NER model runs them as one batch)."""
+    finder = _finder(names)
+    ner = finder.spans(texts) if finder is not None and texts else [[] for _ in texts]
+    out = []
+    for text, ner_spans in zip(texts, ner, strict=True):
+        blocked = _placeholder_spans(text)
+        spans: list[tuple[int, int, str]] = [(a, b, "_") for a, b in blocked]
+        _merge(spans, email_spans(text))
+        _merge(spans, address_spans(text))
+        _merge(spans, dob_spans(text))
+        taken = [(a, b) for a, b, _ in spans] + amount_spans(text)
+        _merge(spans, digit_spans(text, taken))
+        _merge(spans, name_spans(text))
+        _merge(spans, [s for s in ner_spans if not _only_placeholder(text, s)])
+        out.append(sorted(s for s in spans if s[2] != "_"))
+    return out
 
 
-def _best_segments(groups: list[_Group], ssn_ctx: bool) -> list[tuple[int, int, str]]:
-    """Split a run into typed segments covering the most digits (then fewest segments)."""
-    n = len(groups)
-    # best[j] = (digits covered, -segments, segments) for groups[:j]
-    best: list[tuple[int, int, list[tuple[int, int, str]]]] = [(0, 0, [])] * (n + 1)
-    for j in range(1, n + 1):
-        cand = best[j - 1]  # group j-1 left uncovered
-        for i in range(max(0, j - _MAX_SEGMENT_GROUPS), j):
-            kind = _classify(groups[i:j], ssn_ctx)
-            if kind is None:
-                continue
-            covered = best[i][0] + sum(len(g.digits) for g in groups[i:j])
-            score = (covered, best[i][1] - 1, [*best[i][2], (i, j, kind)])
-            if (score[0], score[1]) > (cand[0], cand[1]):
-                cand = score
-        best[j] = cand
-    return best[n][2]
+def _only_placeholder(text: str, span: tuple[int, int, str]) -> bool:
+    inner = text[span[0] : span[1]].strip("[]. ")
+    return inner.upper() in {t.upper() for t in PII_TYPES} or not inner
 
 
-def find_pii(text: str) -> list[tuple[int, int, str]]:
+def find_pii(text: str, names: Names = DEFAULT_NER) -> list[tuple[int, int, str]]:
     """Non-overlapping (start, end, type) spans of PII in ``text``, in order."""
-    spans = _email_spans(text)
-    for groups, _ in _runs(text, spans):
-        ssn_ctx = _ssn_context(text, groups[0].start)
-        for i, j, kind in _best_segments(groups, ssn_ctx):
-            spans.append(_Span(groups[i].prefix, groups[j - 1].end, kind))
-    spans.sort(key=lambda s: s.start)
-    return [(s.start, s.end, s.kind) for s in spans]
+    return find_pii_many([text], names)[0]
 
 
 def _apply(text: str, spans: Sequence[tuple[int, int, str]]) -> str:
@@ -264,24 +125,33 @@ def _apply(text: str, spans: Sequence[tuple[int, int, str]]) -> str:
     return "".join(out)
 
 
-def redact(text: str) -> Redaction:
-    """Replace PII in ``text`` with placeholders such as ``[CARD]``; count each type."""
-    spans = find_pii(text)
+def _count(spans: Sequence[tuple[int, int, str]]) -> dict[str, int]:
     counts = empty_counts()
     for _, _, kind in spans:
         counts[kind] += 1
-    return Redaction(_apply(text, spans), counts)
+    return counts
 
 
-def _redact_words(words: Sequence[Word]) -> tuple[Word, ...]:
-    """Words whose text overlaps a PII span merge into one placeholder word (times kept)."""
+def redact(text: str, names: Names = DEFAULT_NER) -> Redaction:
+    """Replace PII in ``text`` with placeholders such as ``[CARD]``; count each type."""
+    spans = find_pii(text, names)
+    return Redaction(_apply(text, spans), _count(spans))
+
+
+def redact_texts(texts: Sequence[str], names: Names = DEFAULT_NER) -> list[str]:
+    """Each text redacted on its own (free-text fields: summaries, sidecar values)."""
+    return [_apply(t, s) for t, s in zip(texts, find_pii_many(list(texts), names), strict=True)]
+
+
+def _redact_words(words: Sequence[Word], spans: Sequence[tuple[int, int, str]]) -> tuple[Word, ...]:
+    """Words whose text overlaps a span (offsets in the words joined by spaces) merge into
+    one placeholder word (times kept)."""
     offsets: list[tuple[int, int]] = []
     pos = 0
     for w in words:
         offsets.append((pos, pos + len(w.word)))
         pos += len(w.word) + 1
     joined = " ".join(w.word for w in words)
-    spans = find_pii(joined)
     if not spans:
         return tuple(words)
     out: list[Word] = []
@@ -318,24 +188,57 @@ def _redact_words(words: Sequence[Word]) -> tuple[Word, ...]:
     return tuple(out)
 
 
+def _basis(u: Utterance) -> str:
+    return " ".join(w.word for w in u.words) if u.words else u.text
+
+
 def redact_utterances(
-    utterances: Sequence[Utterance],
+    utterances: Sequence[Utterance], names: Names = DEFAULT_NER
 ) -> tuple[tuple[Utterance, ...], dict[str, int]]:
-    """Redacted copies of the utterances (text and words) and the summed counts."""
+    """Redacted copies of the utterances (text and words) and the summed counts.
+
+    Each speaker's utterances are joined in time order, so PII spanning a pause or an
+    utterance boundary is found; a span is counted once however many utterances it
+    touches."""
     counts = empty_counts()
+    bases = [_basis(u) for u in utterances]
+    by_speaker: dict[str, list[int]] = {}
+    for i in sorted(range(len(utterances)), key=lambda k: utterances[k].start):
+        by_speaker.setdefault(utterances[i].speaker, []).append(i)
+    groups = list(by_speaker.values())
+    joined: list[str] = []
+    offsets: list[list[tuple[int, int]]] = []
+    for idxs in groups:
+        pos, ranges = 0, []
+        for i in idxs:
+            ranges.append((pos, pos + len(bases[i])))
+            pos += len(bases[i]) + 1
+        joined.append(" ".join(bases[i] for i in idxs))
+        offsets.append(ranges)
+    local: list[list[tuple[int, int, str]]] = [[] for _ in utterances]
+    for idxs, ranges, spans in zip(groups, offsets, find_pii_many(joined, names), strict=True):
+        for a, b, kind in spans:
+            counts[kind] += 1
+            for i, (lo, hi) in zip(idxs, ranges, strict=True):
+                if a < hi and lo < b:
+                    local[i].append((max(a, lo) - lo, min(b, hi) - lo, kind))
     out: list[Utterance] = []
-    for u in utterances:
-        red = redact(u.text)
-        for kind, n in red.counts.items():
-            counts[kind] += n
-        words = _redact_words(u.words) if u.words else u.words
-        joined_matches = " ".join(w.word for w in u.words) == u.text
-        text = " ".join(w.word for w in words) if u.words and joined_matches else red.text
-        out.append(replace(u, text=text, words=words))
+    for u, basis, spans in zip(utterances, bases, local, strict=True):
+        if u.words:
+            words = _redact_words(u.words, spans)
+            if basis == u.text:
+                text = " ".join(w.word for w in words)
+            else:  # engine text differs from its words: redact the text on its own too
+                text = redact(u.text, names).text
+            out.append(replace(u, text=text, words=words))
+        else:
+            out.append(replace(u, text=_apply(u.text, spans)))
     return tuple(out), counts
 
 
-def redact_result(result: CallResult) -> tuple[CallResult, dict[str, int]]:
+def redact_result(
+    result: CallResult, names: Names = DEFAULT_NER
+) -> tuple[CallResult, dict[str, int]]:
     """A CallResult with redacted utterances (for storage when ``redact_pii`` is on)."""
-    utterances, counts = redact_utterances(result.utterances)
+    utterances, counts = redact_utterances(result.utterances, names)
     return replace(result, utterances=utterances), counts

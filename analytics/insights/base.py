@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from analytics.errors import InsightsError
-from analytics.insights.schema import CallInsights
+from analytics.insights.schema import AgentChecklist, CallInsights, CustomerSentiment
 from analytics.models import Utterance
 
 if TYPE_CHECKING:
@@ -115,12 +115,59 @@ def analyze_safely(
     utterances: Sequence[Utterance],
     call_context: CallContext | None = None,
 ) -> InsightResult:
-    """Like ``engine.analyze`` but a failure comes back as a ``failed`` result."""
+    """Like ``engine.analyze`` but a failure comes back as a ``failed`` result. A call with
+    no conversation (silence, hold music, tones: fewer than ``MIN_CONVERSATION_WORDS``
+    words) gets outcome ``no_conversation`` without asking the engine."""
+    if not has_conversation(utterances):
+        return no_conversation(engine)
     try:
         return engine.analyze(utterances, call_context)
     except InsightsFailure as exc:
         log.warning("insights failed (%s/%s): %s", engine.name, engine.model, exc)
         return exc.result
+
+
+#: Fewer recognised words than this in the whole call is no conversation.
+MIN_CONVERSATION_WORDS = 4
+NO_CONVERSATION_VERSION = "no-conversation-1"
+
+
+def has_conversation(utterances: Sequence[Utterance]) -> bool:
+    """At least ``MIN_CONVERSATION_WORDS`` words with letters in them (a music note or a
+    bracketed "[Music]" is not a word of conversation)."""
+    n = 0
+    for u in utterances:
+        for token in (w.word for w in u.words) if u.words else u.text.split():
+            token = token.strip()
+            if any(c.isalpha() for c in token) and not token.startswith(("[", "(", "♪")):
+                n += 1
+                if n >= MIN_CONVERSATION_WORDS:
+                    return True
+    return False
+
+
+def no_conversation(engine: InsightsEngine) -> InsightResult:
+    """The insights of a call in which nobody spoke: said plainly, no engine asked."""
+    insights = CallInsights(
+        summary="No conversation: the recording holds no recognisable speech"
+        " (silence, hold music or tones only).",
+        reason_for_call="none (no conversation)",
+        issues_detected=[],
+        action_items=[],
+        outcome="no_conversation",
+        customer_sentiment=CustomerSentiment(label="neutral", score=0.0),
+        agent_checklist=AgentChecklist(
+            greeting=False,
+            identity_verification=False,
+            empathy=False,
+            clear_next_steps=False,
+            closing=False,
+        ),
+        topics=[],
+    )
+    return InsightResult(
+        insights, engine=engine.name, model=engine.model, prompt_version=NO_CONVERSATION_VERSION
+    )
 
 
 def text_hash(*parts: str) -> str:

@@ -11,7 +11,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Outcome = Literal["resolved", "unresolved", "escalated", "callback", "no_resolution_needed"]
+Outcome = Literal[
+    "resolved", "unresolved", "escalated", "callback", "no_resolution_needed", "no_conversation"
+]
 OUTCOMES: tuple[str, ...] = Outcome.__args__  # type: ignore[attr-defined]
 SentimentLabel = Literal["positive", "neutral", "negative", "mixed"]
 Owner = Literal["agent", "customer", "company"]

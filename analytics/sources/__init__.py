@@ -25,7 +25,7 @@ def open_source(uri: str, settings: Settings) -> RecordingSource:
         client = make_client(
             settings.s3_client_kwargs(), settings.s3_connect_timeout_s, settings.s3_max_attempts
         )
-        return S3Source(uri, client)
+        return S3Source(uri, client, presign_expires_s=settings.s3_presign_expires_s)
     return LocalSource(Path(uri.removeprefix("file://")))
 
 

@@ -57,6 +57,6 @@ class RecordingSource(Protocol):
         """The parsed sidecar JSON next to the recording, or None if there is none."""
         ...
 
-    def presign(self, ref: RecordingRef, expires_s: int = 3600) -> str | None:
+    def presign(self, ref: RecordingRef, expires_s: int | None = None) -> str | None:
         """A short-lived URL a cloud engine can fetch the audio from, or None."""
         ...

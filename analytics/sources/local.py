@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,6 +11,8 @@ from typing import Any
 from analytics.errors import SourceError
 from analytics.models import RecordingRef
 from analytics.sources.base import is_audio_key, parse_sidecar
+
+log = logging.getLogger(__name__)
 
 
 class LocalSource:
@@ -34,22 +37,46 @@ class LocalSource:
             sidecar_key=sidecar.name if sidecar.exists() else None,
         )
 
+    def _inside(self, path: Path, what: str) -> Path:
+        """``path`` resolved (symlinks too); SourceError when it lies outside the source."""
+        resolved = path.resolve()
+        if self.root.is_dir() and not resolved.is_relative_to(self.root):
+            raise SourceError(
+                f"{what} {path} resolves outside the source directory {self.root}; keys and"
+                " sidecars must stay inside it (no '..', no links out)"
+            )
+        return resolved
+
     def _path(self, ref: RecordingRef) -> Path:
-        return Path(ref.uri)
+        return self._inside(Path(ref.uri), "recording")
 
     def list(self, since: datetime | None = None) -> Iterator[RecordingRef]:
         if self.root.is_file():
             paths = [self.root]
         else:
-            paths = sorted(p for p in self.root.rglob("*") if p.is_file() and is_audio_key(p.name))
+            paths = sorted(
+                p
+                for p in self.root.rglob("*")
+                if p.is_file() and is_audio_key(p.name) and self._stays_inside(p)
+            )
         refs = [self._ref(p) for p in paths]
         refs.sort(key=lambda r: (r.last_modified or datetime.min.replace(tzinfo=UTC), r.key))
         for ref in refs:
             if since is None or (ref.last_modified and ref.last_modified >= since):
                 yield ref
 
+    def _stays_inside(self, path: Path) -> bool:
+        try:
+            self._inside(path, "recording")
+        except SourceError as exc:
+            log.warning("skipped: %s", exc)
+            return False
+        return True
+
     def ref(self, key: str) -> RecordingRef:
         path = self.root / key if self.root.is_dir() else self.root
+        if self.root.is_dir():
+            path = self._inside(path, f"recording key {key!r}:")
         if not path.is_file():
             raise SourceError(f"recording {path} does not exist")
         return self._ref(path)
@@ -64,8 +91,9 @@ class LocalSource:
         sidecar = self._path(ref).with_suffix(".json")
         if not sidecar.is_file():
             return None
+        sidecar = self._inside(sidecar, "sidecar")
         return parse_sidecar(sidecar.read_bytes(), str(sidecar))
 
-    def presign(self, ref: RecordingRef, expires_s: int = 3600) -> str | None:
+    def presign(self, ref: RecordingRef, expires_s: int | None = None) -> str | None:
         """Local files have no URL: cloud engines upload them instead."""
         return None

@@ -75,10 +75,12 @@ def make_client(
 class S3Source:
     """All audio objects under ``s3://bucket/prefix``; a ``.json`` next to one is its sidecar."""
 
-    def __init__(self, uri: str, client: Any) -> None:
+    def __init__(self, uri: str, client: Any, presign_expires_s: int = 900) -> None:
         self.uri = uri
         self.bucket, self.prefix = parse_s3_uri(uri)
         self.client = client
+        #: Lifetime of presigned URLs handed to cloud engines (short: a leaked URL expires).
+        self.presign_expires_s = presign_expires_s
 
     def _ref(
         self, key: str, etag: str, size: int, modified: datetime | None, sidecar: str | None
@@ -160,11 +162,13 @@ class S3Source:
             raise _wrap(exc, f"reading sidecar s3://{self.bucket}/{ref.sidecar_key}") from exc
         return parse_sidecar(body, f"s3://{self.bucket}/{ref.sidecar_key}")
 
-    def presign(self, ref: RecordingRef, expires_s: int = 3600) -> str | None:
-        """A presigned GET URL, so a cloud engine reads the object without a re-upload."""
+    def presign(self, ref: RecordingRef, expires_s: int | None = None) -> str | None:
+        """A presigned GET URL, so a cloud engine reads the object without a re-upload;
+        valid for ``expires_s`` (default ``presign_expires_s``, 15 minutes)."""
+        expires = expires_s if expires_s is not None else self.presign_expires_s
         try:
             url = self.client.generate_presigned_url(
-                "get_object", Params={"Bucket": self.bucket, "Key": ref.key}, ExpiresIn=expires_s
+                "get_object", Params={"Bucket": self.bucket, "Key": ref.key}, ExpiresIn=expires
             )
         except (ClientError, BotoCoreError) as exc:
             raise _wrap(exc, f"presigning {ref.uri}") from exc

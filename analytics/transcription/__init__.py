@@ -58,6 +58,7 @@ def faster_whisper_options(settings: Settings) -> FasterWhisperOptions:
         hallucination_silence_threshold=settings.hallucination_silence_threshold,
         cache_dir=settings.model_cache_dir,
         allow_download=settings.model_download,
+        window_s=settings.transcribe_window_s,
     )
 
 

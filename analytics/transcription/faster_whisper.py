@@ -14,8 +14,11 @@ from analytics.errors import TranscriptionError
 from analytics.models import Word
 from analytics.transcription.base import ChannelTranscript
 from analytics.transcription.models import ResolvedModel, resolve
+from analytics.transcription.windows import windows
 
 log = logging.getLogger(__name__)
+
+SAMPLE_RATE = 16_000
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,9 @@ class FasterWhisperOptions:
     cache_dir: Path = field(default=Path("data/cache/models"), compare=False)
     #: Allow hub downloads for names that are not installed (online machines only).
     allow_download: bool = field(default=False, compare=False)
+    #: Longer audio is transcribed in windows of at most this many seconds, cut at a
+    #: pause (memory stays bounded); 0 = one pass. Not part of the lineage.
+    window_s: float = field(default=600.0, compare=False)
 
 
 _MODELS: dict[tuple[str, str, str, int, int], Any] = {}
@@ -103,6 +109,26 @@ def load_model(resolved: ResolvedModel, opts: FasterWhisperOptions) -> Any:
     return model
 
 
+class _Shifted:
+    """A segment (and its words) with times moved by ``offset`` seconds."""
+
+    def __init__(self, seg: Any, offset: float) -> None:
+        self.start = float(seg.start) + offset
+        self.end = float(seg.end) + offset
+        self.words = [
+            _ShiftedWord(w.word, float(w.start) + offset, float(w.end) + offset, w.probability)
+            for w in seg.words or ()
+        ]
+
+
+@dataclass(frozen=True)
+class _ShiftedWord:
+    word: str
+    start: float
+    end: float
+    probability: float
+
+
 class FasterWhisperTranscriber:
     """Transcribes one channel at a time with word timestamps."""
 
@@ -126,6 +152,7 @@ class FasterWhisperTranscriber:
         out = asdict(self.options)
         out.pop("cache_dir")
         out.pop("allow_download")
+        out.pop("window_s")  # memory bound only; calls shorter than a window are unchanged
         out["temperatures"] = list(self.options.temperatures)
         return out
 
@@ -154,20 +181,29 @@ class FasterWhisperTranscriber:
 
     def transcribe(self, audio: np.ndarray) -> ChannelTranscript:
         o = self.options
+        pieces = windows(len(audio), audio, SAMPLE_RATE, o.window_s)
         if o.language:
             language, language_prob = o.language, 1.0
-        else:
-            language, language_prob = self.detect_language(audio)
+        else:  # detected on the first window: enough speech, bounded memory
+            first = audio[pieces[0][0] : pieces[0][1]]
+            language, language_prob = self.detect_language(first)
         kwargs = self.transcribe_kwargs(language)
-        try:
-            if self._batched is not None:
-                segments, _ = self._batched.transcribe(audio, batch_size=o.batch_size, **kwargs)
-            else:
-                segments, _ = self.model.transcribe(audio, **kwargs)
-            segments = list(segments)
-        except (RuntimeError, ValueError) as exc:
-            raise TranscriptionError(f"faster-whisper failed: {exc}") from exc
-        return self._to_channel_transcript(segments, language, language_prob)
+        if len(pieces) > 1:
+            log.info("transcribing %.0f s in %d windows", len(audio) / SAMPLE_RATE, len(pieces))
+        out: list[Any] = []
+        for i, (lo, hi) in enumerate(pieces):
+            piece_kwargs = kwargs if i == 0 else {**kwargs, "initial_prompt": None}
+            try:
+                if self._batched is not None:
+                    segments, _ = self._batched.transcribe(
+                        audio[lo:hi], batch_size=o.batch_size, **piece_kwargs
+                    )
+                else:
+                    segments, _ = self.model.transcribe(audio[lo:hi], **piece_kwargs)
+                out.extend(_Shifted(seg, lo / SAMPLE_RATE) for seg in segments)
+            except (RuntimeError, ValueError) as exc:
+                raise TranscriptionError(f"faster-whisper failed: {exc}") from exc
+        return self._to_channel_transcript(out, language, language_prob)
 
     def transcribe_kwargs(self, language: str | None) -> dict[str, Any]:
         """Keyword arguments for ``WhisperModel.transcribe`` from the options."""

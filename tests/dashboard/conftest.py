@@ -34,6 +34,7 @@ from pydantic import BaseModel
 from analytics.audio import DecodedAudio
 from analytics.diarization.passthrough import EngineDiarizer
 from analytics.enrich.metrics import compute_metrics, utterance_loudness
+from analytics.enrich.privacy import PrivacyPolicy
 from analytics.enrich.rules import load_rules
 from analytics.insights.base import Pricing
 from analytics.insights.llm import LIST_PRICES, Completion, LLMEngine, LLMOptions, Message
@@ -312,6 +313,10 @@ class ScriptedLLM(LLMEngine):
         return Completion(json.dumps(LLM_REPLY), LLM_TOKENS_IN, LLM_TOKENS_OUT)
 
 
+#: The sidecars' free field ``scenario`` is on the allow-list; every other one is dropped.
+KEEP_SCENARIO = PrivacyPolicy(metadata_keep=("scenario",))
+
+
 def build_warehouse(path: Path) -> DemoWarehouse:
     wh = Warehouse(path)
     wh.migrate()
@@ -321,7 +326,9 @@ def build_warehouse(path: Path) -> DemoWarehouse:
 
     def land(result: CallResult) -> str:
         processed = add_insights(result, offline)
-        analysis_id = land_processed(wh, processed, run_id=run_id, ruleset=ruleset, redact_pii=True)
+        analysis_id = land_processed(
+            wh, processed, run_id=run_id, ruleset=ruleset, redact_pii=True, privacy=KEEP_SCENARIO
+        )
         assert analysis_id is not None
         return analysis_id
 

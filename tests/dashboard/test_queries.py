@@ -10,6 +10,7 @@ import duckdb
 import pandas as pd
 import pytest
 
+from analytics.enrich.redact import redact
 from analytics.enrich.sentiment import score_text
 from analytics.landing import Processed, land_processed
 from analytics.warehouse import Warehouse, connect_read_only, queries
@@ -129,7 +130,7 @@ def test_list_calls_newest_first_with_current_analysis(con, warehouse) -> None:
     assert row["n_utterances"] == len(warehouse.STEREO_LINES)
     assert row["engine"] == "faster-whisper"
     assert row["model"] == "tiny.en"
-    assert row["snippet"] == warehouse.STEREO_LINES[0][5]
+    assert row["snippet"] == redact(warehouse.STEREO_LINES[0][5]).text  # "this is [NAME]."
     assert queries.list_calls(con, limit=1)["call_id"].tolist() == [MONO_ID]
 
 
@@ -179,7 +180,7 @@ def test_call_detail_lineage(con, warehouse) -> None:
 
 def test_call_utterances_in_time_order(con, warehouse) -> None:
     df = queries.call_utterances(con, STEREO_ID)
-    assert df["text"].tolist() == [line[5] for line in warehouse.STEREO_LINES]
+    assert df["text"].tolist() == [redact(line[5]).text for line in warehouse.STEREO_LINES]
     assert df["role"].tolist() == [line[1] for line in warehouse.STEREO_LINES]
     assert df["start_s"].is_monotonic_increasing
     assert list(df.columns[:7]) == ["idx", "speaker", "role", "channel", "start_s", "end_s", "text"]

@@ -18,7 +18,7 @@ from functools import cache
 from importlib import resources
 from string import Template
 
-from analytics.enrich.redact import redact
+from analytics.enrich.redact import redact, redact_utterances
 from analytics.insights.base import CallContext
 from analytics.models import Utterance
 
@@ -82,14 +82,15 @@ def timestamp(seconds: float) -> str:
 
 
 def transcript_lines(utterances: Sequence[Utterance]) -> list[str]:
-    """One redacted ``[mm:ss] ROLE: text`` line per non-empty utterance."""
+    """One redacted ``[mm:ss] ROLE: text`` line per non-empty utterance. Redaction sees
+    each speaker's whole side of the call, so a number read in chunks is caught whole."""
     lines = []
-    for u in utterances:
+    for u in redact_utterances(utterances)[0]:
         text = " ".join(u.text.split())
         if not text:
             continue
         role = (u.role or "unknown").upper()
-        lines.append(f"{timestamp(u.start)} {role}: {redact(text).text}")
+        lines.append(f"{timestamp(u.start)} {role}: {text}")
     return lines
 
 

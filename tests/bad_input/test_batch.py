@@ -1,0 +1,120 @@
+"""The whole catalogue in one real nightly_ingest run (real Prefect, real tiny.en): every
+recording ends processed, or failed with its stage and a reason naming the problem; the
+batch finishes; a second run adds nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from analytics.warehouse import connect_read_only
+from tests.bad_input.inputs import CASES, DESCRIPTIONS
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+START, END = "<!-- reliability:start -->", "<!-- reliability:end -->"
+
+
+def write_reliability_table(
+    errors: dict[str, tuple[str, str]], calls: dict[str, tuple[int, dict[str, Any], str | None]]
+) -> str:
+    """The observed outcome of every case as a markdown table; written into the README
+    between the markers when CALLSCOPE_UPDATE_README=1 (``make reliability``)."""
+    rows = ["| input | observed |", "|---|---|"]
+    for case in CASES:
+        if case.filename in errors:
+            stage, reason = errors[case.filename]
+            reason = reason.split(": ", 1)[-1].replace("|", "\\|")
+            observed = f"failed at `{stage}`: {reason}"
+        else:
+            channels, params, outcome = calls[case.filename]
+            notes = [f"{channels} ch"]
+            if "audio_bad_packets" in params:
+                notes.append(
+                    f"{params['audio_lost_s']} s lost in {params['audio_bad_packets']} bad packets"
+                )
+            if "audio_mixed_channels" in params:
+                notes.append(f"{params['audio_mixed_channels']} channels mixed to mono")
+            notes.append(f"outcome `{outcome}`")
+            observed = "processed: " + ", ".join(notes)
+        rows.append(f"| {DESCRIPTIONS[case.id]} | {observed} |")
+    table = "\n".join(rows)
+    if os.environ.get("CALLSCOPE_UPDATE_README") == "1":
+        text = README.read_text(encoding="utf-8")
+        head, rest = text.split(START, 1)
+        _, tail = rest.split(END, 1)
+        README.write_text(f"{head}{START}\n{table}\n{END}{tail}", encoding="utf-8")
+    return table
+
+
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]
+
+
+def test_every_bad_input_ends_processed_or_failed_with_its_stage(
+    prefect_harness: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flows.ingest import nightly_ingest
+
+    folder = tmp_path / "calls"
+    folder.mkdir()
+    for case in CASES:
+        case.make(folder)
+    monkeypatch.setenv("CALLSCOPE_WAREHOUSE", str(tmp_path / "w.duckdb"))
+    monkeypatch.setenv("CALLSCOPE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("CALLSCOPE_DIARIZER", "auto")
+
+    summary = nightly_ingest(source=str(folder))
+    n_fail = sum(1 for c in CASES if c.fails)
+    assert (summary["processed"], summary["failed"]) == (len(CASES) - n_fail, n_fail)
+
+    with connect_read_only(tmp_path / "w.duckdb") as con:
+        errors = {
+            Path(uri).name: (stage, reason)
+            for uri, stage, reason in con.execute(
+                "SELECT source_uri, stage, reason FROM call_errors"
+            ).fetchall()
+        }
+        calls = {
+            Path(uri).name: (channels, json.loads(params), outcome)
+            for uri, channels, params, outcome in con.execute(
+                "SELECT c.source_uri, c.channels, a.params, i.insights->>'outcome'"
+                " FROM calls c JOIN analyses a ON a.analysis_id = c.current_analysis_id"
+                " LEFT JOIN insights i ON i.analysis_id = a.analysis_id"
+            ).fetchall()
+        }
+        roles = con.execute(
+            "SELECT c.source_uri, u.channel, any_value(u.role) FROM current_utterances u"
+            " JOIN calls c USING (call_id) GROUP BY ALL"
+        ).fetchall()
+    for case in CASES:
+        if case.fails:
+            stage, pattern = case.fails
+            assert case.filename in errors, f"{case.id} did not fail"
+            assert errors[case.filename][0] == stage, (case.id, errors[case.filename])
+            assert re.search(pattern, errors[case.filename][1]), (case.id, errors[case.filename])
+        else:
+            assert case.filename in calls, (
+                f"{case.id} was not processed: {errors.get(case.filename)}"
+            )
+    assert calls["corrupt_frames.mp3"][1]["audio_bad_packets"] >= 3
+    assert calls["three_channels.wav"][0] == 1
+    assert calls["three_channels.wav"][1]["audio_mixed_channels"] == 3
+    assert calls["stereo_48k.flac"][0] == 2
+    for name in ("silence.wav", "hold_music.wav"):
+        assert calls[name][2] == "no_conversation", (name, calls[name])
+    # no file has two channels with the role agent
+    agent_channels: dict[str, set[int]] = {}
+    for uri, channel, role in roles:
+        if role == "agent" and channel is not None:
+            agent_channels.setdefault(uri, set()).add(channel)
+    assert all(len(chs) <= 1 for chs in agent_channels.values())
+
+    write_reliability_table(errors, calls)
+
+    again = nightly_ingest(source=str(folder))
+    # processed calls and permanent failures are both known: nothing is redone
+    assert again["processed"] == 0 and again["skipped"] == len(CASES)
