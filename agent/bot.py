@@ -13,6 +13,7 @@ import logging
 import os
 import tempfile
 import uuid
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,7 +72,9 @@ class AgentDeps:
     uploader: RecordingUploader
     stt_model_dir: str
     http: aiohttp.ClientSession | None = None
-    results: list[CallResultInfo] = field(default_factory=list)
+    #: The latest finished calls (for /health and tests); bounded for a long-running server.
+    results: deque[CallResultInfo] = field(default_factory=lambda: deque(maxlen=100))
+    calls_served: int = 0
 
 
 @dataclass(frozen=True)
@@ -281,6 +284,7 @@ def _finish(
     result = deps.uploader.upload(key)
     info = CallResultInfo(record.call_id, key, result, sidecar)
     deps.results.append(info)
+    deps.calls_served += 1
     return info
 
 

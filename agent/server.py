@@ -90,7 +90,7 @@ def create_app(settings: Settings, deps: AgentDeps | None = None) -> FastAPI:
     @app.get("/health")
     async def health() -> dict[str, Any]:
         d: AgentDeps = state["deps"]
-        return {"ok": True, "spooled": len(d.uploader.pending()), "calls": len(d.results)}
+        return {"ok": True, "spooled": len(d.uploader.pending()), "calls": d.calls_served}
 
     @app.api_route("/twiml", methods=["GET", "POST"])
     async def answer(request: Request) -> Response:
