@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 pytest.importorskip("whisper")
-import torch
 import whisper
 from whisper.model import ModelDimensions
 
