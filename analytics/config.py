@@ -94,10 +94,9 @@ class Settings(BaseSettings):
         2.4, description="Fallback above this gzip ratio (repetition guard)."
     )
     hallucination_silence_threshold: float | None = Field(
-        None,
-        description="Skip silent stretches (s) around suspected hallucinations. Off by default:"
-        " it drops a call's quiet first words (bench/transcription_real.py); VAD already skips"
-        " silence.",
+        2.0,
+        description="Skip silent stretches (s) around suspected hallucinations; applied only"
+        " when VAD is off (with VAD it dropped a real call's quiet first words).",
     )
     price_faster_whisper_per_min: float = Field(
         0.0, description="Cost per audio minute of the self-hosted engine (your compute), USD."
