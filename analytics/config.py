@@ -97,10 +97,9 @@ class Settings(BaseSettings):
         2.4, description="Fallback above this gzip ratio (repetition guard)."
     )
     hallucination_silence_threshold: float | None = Field(
-        None,
-        description="Skip silent stretches (s) around suspected hallucinations. Off by default:"
-        " it drops a call's quiet first words (bench/transcription_real.py); VAD already skips"
-        " silence.",
+        2.0,
+        description="Skip silent stretches (s) around suspected hallucinations; applied only"
+        " when VAD is off (with VAD it dropped a real call's quiet first words).",
     )
     transcribe_window_s: float = Field(
         600.0,

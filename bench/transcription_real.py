@@ -1,6 +1,7 @@
 """WER of the offline whisper models on real human speech, clean and over a phone line,
-with and without voice activity detection (and its parameters) and the hallucination guard
-(hallucination_silence_threshold, "hs2" = 2 s).
+with and without voice activity detection (and its parameters) and, without VAD, the
+hallucination guard (hallucination_silence_threshold, "hs2" = 2 s; with VAD the engine no
+longer applies it).
 
 Usage: python bench/transcription_real.py [--models tiny.en base] [--vad off default ...]
        [--snr 15] [--cache data/cache/real-speech]
@@ -39,7 +40,6 @@ from bench.real_speech import Call, Utterance, calls, fetch, telephone, utteranc
 VAD: dict[str, tuple[bool, float, int, int, float | None]] = {
     "off+hs2": (False, 0.5, 500, 200, 2.0),
     "off": (False, 0.5, 500, 200, None),
-    "on+hs2": (True, 0.5, 500, 200, 2.0),  # the defaults before this bench
     "on": (True, 0.5, 500, 200, None),
     "thr.35": (True, 0.35, 500, 200, None),
     "thr.35pad400": (True, 0.35, 500, 400, None),

@@ -63,11 +63,12 @@ class FasterWhisperOptions:
     log_prob_threshold: float = -1.0
     #: Windows with a gzip compression ratio above this (repetition) are retried.
     compression_ratio_threshold: float = 2.4
-    #: Skip silent stretches longer than this (s) around suspected hallucinations. Off: the
-    #: guard treats any low-confidence first segment of a window as a hallucination (its
-    #: "silence before" test is true in a window's first 2 s) and skips ahead 1 s at a time,
-    #: so a quiet greeting disappears; VAD already removes the silences it targets.
-    hallucination_silence_threshold: float | None = None
+    #: Skip silent stretches longer than this (s) around suspected hallucinations. Applied
+    #: only without VAD: on VAD-joined speech the guard treats a low-confidence first segment
+    #: of a window as a hallucination (its "silence before" test is true in a window's first
+    #: 2 s) and skips ahead 1 s at a time, so a quiet greeting disappears; VAD already removes
+    #: the silences it targets. Without VAD it is what keeps rings and DTMF wordless.
+    hallucination_silence_threshold: float | None = 2.0
     #: Feed previous text as a prompt; off avoids runaway repetition on phone audio.
     condition_on_previous_text: bool = False
     #: Where packaged models are reassembled; not part of the lineage.
@@ -221,7 +222,9 @@ class FasterWhisperTranscriber:
             no_speech_threshold=o.no_speech_threshold,
             log_prob_threshold=o.log_prob_threshold,
             compression_ratio_threshold=o.compression_ratio_threshold,
-            hallucination_silence_threshold=o.hallucination_silence_threshold,
+            hallucination_silence_threshold=(
+                None if o.vad_filter else o.hallucination_silence_threshold
+            ),
         )
 
     @staticmethod

@@ -55,9 +55,9 @@ class OpenAIWhisperOptions:
     logprob_threshold: float | None = -1.0
     #: Windows with a gzip compression ratio above this (repetition) are retried.
     compression_ratio_threshold: float | None = 2.4
-    #: Skip silent stretches longer than this (s) around suspected hallucinations; off by
-    #: default, as for faster-whisper (it can drop a call's first words).
-    hallucination_silence_threshold: float | None = None
+    #: Skip silent stretches longer than this (s) around suspected hallucinations (this
+    #: engine has no VAD; see FasterWhisperOptions for why VAD turns the guard off there).
+    hallucination_silence_threshold: float | None = 2.0
     #: Context for the first window, e.g. product and company names.
     initial_prompt: str | None = None
     #: Feed previous text as a prompt; off avoids runaway repetition on phone audio.

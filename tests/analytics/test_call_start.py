@@ -4,6 +4,8 @@ speaker)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from analytics.audio import decode
@@ -35,5 +37,10 @@ def test_the_first_words_of_a_quiet_real_call_are_transcribed(words: list[str]) 
     assert "ready" in words and "begin" in words
 
 
-def test_the_guard_that_dropped_them_is_off_by_default() -> None:
-    assert Settings().hallucination_silence_threshold is None
+def test_the_guard_that_dropped_them_applies_only_without_vad() -> None:
+    options = faster_whisper_options(Settings())
+    assert options.vad_filter and options.hallucination_silence_threshold == 2.0
+    engine = FasterWhisperTranscriber(options)
+    assert engine.transcribe_kwargs("en")["hallucination_silence_threshold"] is None
+    engine.options = replace(options, vad_filter=False)
+    assert engine.transcribe_kwargs("en")["hallucination_silence_threshold"] == 2.0

@@ -8,10 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
 pytest.importorskip("whisper")
-import torch
 import whisper
 from whisper.model import ModelDimensions
 
@@ -31,7 +29,6 @@ from analytics.transcription.openai_whisper import (
     OpenAIWhisperTranscriber,
     resolve_checkpoint,
 )
-from flows.cli import main
 from tests.conftest import ROOT
 
 #: A real person (LibriVox reading, public domain; from the pocketsphinx test data).
@@ -87,19 +84,6 @@ def test_what_is_not_a_whisper_ctranslate2_model_is_a_clear_error(tmp_path: Path
     (tmp_path / "model.bin").write_bytes(b"\x06\x00\x00\x00garbage")
     with pytest.raises(ModelNotFoundError, match=r"not a readable CTranslate2 model\.bin"):
         convert(tmp_path)
-
-
-def test_cli_converts_a_packaged_model_into_a_loadable_checkpoint(tmp_path: Path) -> None:
-    out = tmp_path / "tiny.en.pt"
-    result = CliRunner().invoke(main, ["models", "convert", "tiny.en", "--out", str(out)])
-    assert result.exit_code == 0, result.output
-    assert "4+4 layers" in result.output and "167 tensors" in result.output
-    checkpoint = torch.load(out, map_location="cpu", weights_only=True)
-    assert checkpoint["dims"]["n_vocab"] == 51864 and len(checkpoint["model_state_dict"]) == 167
-    listed = CliRunner().invoke(main, ["models", "list"])
-    assert listed.exit_code == 0 and "tiny.en" in listed.output
-    bad = CliRunner().invoke(main, ["models", "convert", str(tmp_path / "nowhere")])
-    assert bad.exit_code != 0 and "not available here" in bad.output
 
 
 @pytest.mark.slow
