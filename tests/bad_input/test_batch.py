@@ -28,7 +28,8 @@ def write_reliability_table(
     for case in CASES:
         if case.filename in errors:
             stage, reason = errors[case.filename]
-            reason = reason.split(": ", 1)[-1].replace("|", "\\|")
+            reason = re.sub(r"(/[^/\s']+)+/", "", reason)  # paths of the run -> file names
+            reason = reason.replace("|", "\\|")
             observed = f"failed at `{stage}`: {reason}"
         else:
             channels, params, outcome = calls[case.filename]
