@@ -63,7 +63,8 @@ def own_words(
     """(kept, leaked) words of channel ``own`` in a two-channel call."""
     other = 1 - own
     loud = float(np.percentile(levels[own], gate.loud_percentile)) if levels.size else 0.0
-    kept, leaked = [], []
+    kept: list[Word] = []
+    leaked: list[Word] = []
     n = levels.shape[1]
     for w in words:
         a, b = min(int(w.start / FRAME_S), max(n - 1, 0)), min(int(np.ceil(w.end / FRAME_S)), n)
