@@ -30,6 +30,7 @@ from analytics.sources import open_source
 from analytics.transcription import make_transcriber
 from analytics.warehouse import Warehouse
 from analytics.warehouse.insights import WarehouseLLMCache
+from analytics.warehouse.snapshot import Publisher
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,7 @@ class _Writer:
         self.processed = self.failed = 0
         self.audio_s = 0.0
         self.insights: dict[str, int] = {}
+        self.publisher: Publisher | None = None  # publishes read snapshots between landings
 
     def future(self, fut: PrefectFuture[Any], ref: RecordingRef) -> None:
         try:
@@ -122,6 +124,8 @@ class _Writer:
             return
         self.processed += 1
         self.audio_s += processed.result.duration_s
+        if self.publisher is not None:
+            self.publisher.after_landing()
         if processed.insights is not None:
             status = processed.insights.status
             self.insights[status] = self.insights.get(status, 0) + 1
@@ -169,6 +173,8 @@ def nightly_ingest(
     t0 = time.perf_counter()
     wh = Warehouse(cfg.warehouse)
     wh.migrate()
+    publisher = Publisher(wh, cfg.snapshot_interval_s)
+    publisher.publish()  # readers get a snapshot (and the current schema) from the start
     ruleset = load_rules(cfg.rules_path)  # a bad rule file stops the run before any work
     refs = list(open_source(uri, cfg).list(since=since))
     known = wh.known_objects()
@@ -185,6 +191,7 @@ def nightly_ingest(
     budget = Budget.from_settings(cfg)
     insights = make_insights_engine(cfg, cache=WarehouseLLMCache(wh), budget=budget)
     writer = _Writer(wh, run_id, ruleset, cfg)
+    writer.publisher = publisher
     if cfg.engine == "assemblyai":
         from flows.cloud import assemblyai_batch
 
@@ -232,5 +239,6 @@ def nightly_ingest(
         audio_s=audio_s,
         wall_s=wall_s,
     )
+    publisher.publish()  # the run's last batch and its finished run row
     log.info("run %s: %s", run_id, summary)
     return summary
