@@ -342,5 +342,10 @@ def eval_cmd(
     click.echo(format_scores(scores, methods))
 
 
+from flows.cli_warehouse import COMMANDS as _WAREHOUSE_COMMANDS  # noqa: E402
+
+for _command in _WAREHOUSE_COMMANDS:  # publish, search, export, purge
+    main.add_command(_command)
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
