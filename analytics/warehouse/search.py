@@ -157,7 +157,8 @@ def search(
         raise ConfigError("search: give some words to look for, e.g. `callscope search refund`")
     if limit < 1:
         raise ConfigError(f"search: --limit must be at least 1, got {limit}")
-    conditions, params = [], [query]
+    conditions: list[str] = []
+    params: list[Any] = [query]
     for column, value, op in (
         ("role", role, "="),
         ("agent_id", agent_id, "="),
