@@ -171,3 +171,33 @@ def purge(
 
 
 COMMANDS = (publish, search, export, purge)
+
+
+@click.command("lake-migrate")
+@click.option(
+    "--from",
+    "source",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="The file warehouse to move (default: CALLSCOPE_WAREHOUSE).",
+)
+def lake_migrate(source: Path | None) -> None:
+    """Copy an existing file warehouse into the (empty) DuckLake named by
+    CALLSCOPE_LAKE_CATALOG and CALLSCOPE_LAKE_DATA_PATH, then index it for search."""
+    from analytics.warehouse.lake import LakeWarehouse, copy_into_lake
+    from analytics.warehouse.snapshot import publish as do_publish
+
+    cfg = Settings()
+    try:
+        lake = LakeWarehouse(cfg)
+        copied = copy_into_lake(source or cfg.warehouse, lake)
+        do_publish(lake)
+    except CallscopeError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for table, n in copied.items():
+        if n:
+            click.echo(f"  {table:<22} {n:>9} rows")
+    click.echo(f"moved {copied.get('calls', 0)} calls into DuckLake {lake.catalog}")
+
+
+COMMANDS = (*COMMANDS, lake_migrate)

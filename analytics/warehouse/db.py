@@ -231,13 +231,19 @@ class Warehouse:
                 if exists:
                     log.info("call %s: analysis %s already landed", result.call_id, exists[0])
                     return None
+                # MERGE, not ON CONFLICT: DuckLake tables have no keys (lake.py).
                 con.execute(
                     """
-                    INSERT INTO calls (call_id, source_uri, etag, started_at, agent_id, direction,
-                        channel_roles, duration_s, channels, sample_rate, metadata,
-                        current_analysis_id, first_seen_at, updated_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT (call_id) DO UPDATE SET
+                    MERGE INTO calls USING (
+                        SELECT ?::VARCHAR AS call_id, ?::VARCHAR AS source_uri,
+                            ?::VARCHAR AS etag, ?::TIMESTAMPTZ AS started_at,
+                            ?::VARCHAR AS agent_id, ?::VARCHAR AS direction,
+                            ?::VARCHAR[] AS channel_roles, ?::DOUBLE AS duration_s,
+                            ?::INTEGER AS channels, ?::INTEGER AS sample_rate,
+                            ?::JSON AS metadata, ?::VARCHAR AS current_analysis_id,
+                            ?::TIMESTAMPTZ AS first_seen_at, ?::TIMESTAMPTZ AS updated_at
+                    ) AS excluded ON calls.call_id = excluded.call_id
+                    WHEN MATCHED THEN UPDATE SET
                         source_uri = excluded.source_uri, etag = excluded.etag,
                         started_at = excluded.started_at, agent_id = excluded.agent_id,
                         direction = excluded.direction, channel_roles = excluded.channel_roles,
@@ -245,6 +251,14 @@ class Warehouse:
                         sample_rate = excluded.sample_rate, metadata = excluded.metadata,
                         current_analysis_id = excluded.current_analysis_id,
                         updated_at = excluded.updated_at
+                    WHEN NOT MATCHED THEN INSERT (call_id, source_uri, etag, started_at,
+                        agent_id, direction, channel_roles, duration_s, channels, sample_rate,
+                        metadata, current_analysis_id, first_seen_at, updated_at)
+                    VALUES (excluded.call_id, excluded.source_uri, excluded.etag,
+                        excluded.started_at, excluded.agent_id, excluded.direction,
+                        excluded.channel_roles, excluded.duration_s, excluded.channels,
+                        excluded.sample_rate, excluded.metadata, excluded.current_analysis_id,
+                        excluded.first_seen_at, excluded.updated_at)
                     """,
                     [
                         result.call_id,

@@ -101,6 +101,8 @@ def publish(wh: Warehouse, snapshot: Path | None = None) -> Published:
             "INSERT INTO snapshots (published_at, indexed_analyses) VALUES (?, ?)", [now, indexed]
         )
     index_s = time.perf_counter() - t0
+    if not getattr(wh, "publishes_snapshots", True):  # DuckLake: every commit is a snapshot
+        return Published(wh.path, 0, indexed, index_s, 0.0, now)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     t1 = time.perf_counter()
     try:
