@@ -12,7 +12,7 @@ export PREFECT_LOGGING_EXTRA_LOGGERS := analytics
 export PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW := ignore
 export CALLSCOPE_TIMEZONE ?= UTC
 
-.PHONY: setup browser demo dashboard test lint bench samples deploy clean
+.PHONY: setup browser postgres demo dashboard test lint bench bench-warehouse samples deploy clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -29,6 +29,13 @@ browser:
 	  echo "installing Debian chromium for the dashboard browser test"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+# Debian's PostgreSQL holds the DuckLake catalog in the DuckLake test (a private cluster on
+# loopback, started by the test itself).
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  echo "installing Debian postgresql for the DuckLake test"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
+
 demo: setup
 	$(BIN)/callscope -v demo
 
@@ -40,11 +47,14 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: setup browser lint
+test: setup browser postgres lint
 	$(BIN)/pytest
 
 bench: setup
 	$(BIN)/python bench/transcribe.py data/samples/billing_resolved.wav
+
+bench-warehouse: setup
+	$(BIN)/python bench/warehouse.py
 
 # Regenerates data/samples and data/diarization (needs the GPL speech tools, run as separate programs).
 samples: setup

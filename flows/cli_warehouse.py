@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
 import click
+import duckdb
 
 from analytics.config import Settings
 from analytics.errors import CallscopeError
+from analytics.warehouse import Warehouse
 
 WAREHOUSE_OPTION = click.option(
     "--warehouse",
@@ -24,6 +28,30 @@ def _s3_client(cfg: Settings) -> object:
     return make_client(cfg.s3_client_kwargs(), cfg.s3_connect_timeout_s, cfg.s3_max_attempts)
 
 
+def _warehouse(cfg: Settings, path: Path | None) -> Warehouse:
+    """--warehouse FILE, else the configured warehouse (DuckLake when configured)."""
+    from analytics.warehouse.lake import open_warehouse
+
+    return Warehouse(path) if path else open_warehouse(cfg)
+
+
+@contextmanager
+def _reader(cfg: Settings, path: Path | None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The published snapshot of the file warehouse, or the lake read-only."""
+    from analytics.warehouse.lake import LakeWarehouse
+    from analytics.warehouse.snapshot import open_reader
+
+    if cfg.lake_catalog and not path:
+        con = LakeWarehouse(cfg).open(read_only=True)
+        try:
+            yield con
+        finally:
+            con.close()
+        return
+    with open_reader(path or cfg.warehouse) as reader:
+        yield reader.connection
+
+
 @click.command()
 @WAREHOUSE_OPTION
 def publish(warehouse: Path | None) -> None:
@@ -32,11 +60,10 @@ def publish(warehouse: Path | None) -> None:
     The nightly flow does this after each landing batch; run it after other writes
     (categorize, recompute-metrics) or on a warehouse built before snapshots existed.
     """
-    from analytics.warehouse import Warehouse
     from analytics.warehouse.snapshot import publish as do_publish
 
     try:
-        wh = Warehouse(warehouse or Settings().warehouse)
+        wh = _warehouse(Settings(), warehouse)
         wh.migrate()
         done = do_publish(wh)
     except CallscopeError as exc:
@@ -66,12 +93,11 @@ def search(
 ) -> None:
     """Full-text search over what was said (current analyses), best matches first."""
     from analytics.warehouse.search import search as do_search
-    from analytics.warehouse.snapshot import open_reader
 
     try:
-        with open_reader(warehouse or Settings().warehouse) as reader:
+        with _reader(Settings(), warehouse) as con:
             hits = do_search(
-                reader.connection,
+                con,
                 query,
                 role=role,
                 agent_id=agent_id,
@@ -102,14 +128,13 @@ def export(dest: str, since: datetime | None, warehouse: Path | None) -> None:
     """Export the analyst views as Parquet partitioned by call date (re-exported days are
     replaced whole)."""
     from analytics.warehouse.export import export_views
-    from analytics.warehouse.snapshot import open_reader
 
     cfg = Settings()
     try:
         client = _s3_client(cfg) if dest.startswith("s3://") else None
-        with open_reader(warehouse or cfg.warehouse, fts=False) as reader:
+        with _reader(cfg, warehouse) as con:
             result = export_views(
-                reader.connection,
+                con,
                 dest,
                 since=since.date() if since else None,
                 s3_client=client,
@@ -138,7 +163,6 @@ def purge(
 ) -> None:
     """Delete calls and every row derived from them; an audit row records who, when and
     how many (no content). Publishes a new read snapshot afterwards."""
-    from analytics.warehouse import Warehouse
     from analytics.warehouse.purge import parse_age
     from analytics.warehouse.purge import purge as do_purge
     from analytics.warehouse.snapshot import publish as do_publish
@@ -146,7 +170,7 @@ def purge(
     cfg = Settings()
     try:
         age = parse_age(older_than) if older_than else None
-        wh = Warehouse(warehouse or cfg.warehouse)
+        wh = _warehouse(cfg, warehouse)
         wh.migrate()
         result = do_purge(
             wh,

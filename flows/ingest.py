@@ -30,6 +30,7 @@ from analytics.sources import open_source
 from analytics.transcription import make_transcriber
 from analytics.warehouse import Warehouse
 from analytics.warehouse.insights import WarehouseLLMCache
+from analytics.warehouse.lake import open_warehouse
 from analytics.warehouse.snapshot import Publisher
 
 
@@ -171,7 +172,7 @@ def nightly_ingest(
     cfg = _settings(settings)
     uri = source or cfg.source
     t0 = time.perf_counter()
-    wh = Warehouse(cfg.warehouse)
+    wh = open_warehouse(cfg)  # the file, or DuckLake when CALLSCOPE_LAKE_CATALOG is set
     wh.migrate()
     publisher = Publisher(wh, cfg.snapshot_interval_s)
     publisher.publish()  # readers get a snapshot (and the current schema) from the start
