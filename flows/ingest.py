@@ -173,9 +173,9 @@ def nightly_ingest(
     uri = source or cfg.source
     t0 = time.perf_counter()
     wh = open_warehouse(cfg)  # the file, or DuckLake when CALLSCOPE_LAKE_CATALOG is set
-    wh.migrate()
+    applied = wh.migrate()
     publisher = Publisher(wh, cfg.snapshot_interval_s)
-    publisher.publish()  # readers get a snapshot (and the current schema) from the start
+    publisher.ensure(schema_changed=bool(applied))  # readers get a snapshot from the start
     ruleset = load_rules(cfg.rules_path)  # a bad rule file stops the run before any work
     refs = list(open_source(uri, cfg).list(since=since))
     known = wh.known_objects()
@@ -240,6 +240,7 @@ def nightly_ingest(
         audio_s=audio_s,
         wall_s=wall_s,
     )
-    publisher.publish()  # the run's last batch and its finished run row
+    if processed or failed:  # the last batch; a run that changed nothing copies nothing
+        publisher.publish()
     log.info("run %s: %s", run_id, summary)
     return summary

@@ -17,7 +17,7 @@ import duckdb
 
 from analytics.errors import WarehouseError
 from analytics.insights.base import CacheEntry, CacheKey, InsightResult
-from analytics.warehouse.db import Warehouse
+from analytics.warehouse.db import Warehouse, insert_rows
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ def write_redaction_counts(
     con.execute("DELETE FROM redaction_counts WHERE analysis_id = ?", [analysis_id])
     rows = [[analysis_id, call_id, kind, int(n)] for kind, n in sorted(counts.items())]
     if rows:
-        con.executemany("INSERT INTO redaction_counts VALUES (?, ?, ?, ?)", rows)
+        insert_rows(con, "redaction_counts", ("analysis_id", "call_id", "pii_type", "count"), rows)
 
 
 def land_insights(

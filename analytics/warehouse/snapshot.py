@@ -232,6 +232,13 @@ class Publisher:
         self._last = time.monotonic()
         return done
 
+    def ensure(self, schema_changed: bool = False) -> Published | None:
+        """Publish when readers have no snapshot yet or the schema just changed."""
+        exists = snapshot_path(self.wh.path).exists()
+        if exists and not schema_changed and getattr(self.wh, "publishes_snapshots", True):
+            return None
+        return self.publish()
+
     def after_landing(self) -> Published | None:
         """Publish if the interval has passed; a failure is logged, the run goes on (the
         calls are landed; the next publish carries them)."""
