@@ -92,3 +92,16 @@ def test_publisher_publishes_after_the_interval_only(wh: Warehouse) -> None:
     rarely = Publisher(wh, interval_s=3600)
     assert rarely.after_landing() is None
     assert rarely.publish().path == snapshot_path(wh.path)
+
+
+def test_a_session_keeps_one_connection_for_a_batch(wh: Warehouse) -> None:
+    with wh.session():
+        with wh.connect() as a, wh.connect() as b:
+            assert a is b  # the same open connection, not a file open per write
+        for i in range(3):
+            wh.land(landed_call(f"c{i}"))
+        publish(wh)  # checkpoint + copy work on the session's connection
+    with read_snapshot(wh.path) as con:
+        assert con.execute("SELECT count(*), sum(n_words) FROM analyses").fetchone() == (3, 3 * 52)
+    with wh.connect() as a, wh.connect() as b:
+        assert a is not b  # outside a session every write opens its own
