@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -118,6 +119,9 @@ class LakeWarehouse(Warehouse):
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        if self._session is not None and self._session_thread == threading.get_ident():
+            yield self._session  # inside session(): the batch's one attached connection
+            return
         con = self.open()
         try:
             yield con
