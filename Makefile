@@ -12,7 +12,7 @@ export PREFECT_LOGGING_EXTRA_LOGGERS := analytics
 export PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW := ignore
 export CALLSCOPE_TIMEZONE ?= UTC
 
-.PHONY: setup real-sets browser demo dashboard test lint bench reliability samples deploy clean tts-venv espeak agent calls
+.PHONY: setup real-sets browser postgres demo dashboard test lint bench bench-warehouse reliability samples deploy clean tts-venv espeak agent calls
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -34,6 +34,13 @@ browser:
 	  echo "installing Debian chromium for the dashboard browser test"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+# Debian's PostgreSQL holds the DuckLake catalog in the DuckLake test (a private cluster on
+# loopback, started by the test itself).
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  echo "installing Debian postgresql for the DuckLake test"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
+
 demo: setup
 	$(BIN)/callscope -v demo
 
@@ -45,7 +52,7 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: setup browser tts-venv espeak lint
+test: setup browser postgres tts-venv espeak lint
 	$(BIN)/pytest
 
 bench: setup
@@ -54,6 +61,9 @@ bench: setup
 # README "Reliability" table, written by the bad-input flow run from what it observed.
 reliability: setup
 	CALLSCOPE_UPDATE_README=1 $(BIN)/pytest tests/bad_input/test_batch.py -q
+
+bench-warehouse: setup
+	$(BIN)/python bench/warehouse.py
 
 # Regenerates data/samples and data/diarization (needs the GPL speech tools, run as separate programs).
 samples: setup

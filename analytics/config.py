@@ -23,6 +23,19 @@ class Settings(BaseSettings):
     # --- storage -------------------------------------------------------------------
     data_dir: Path = Field(Path("data"), description="Root of local runtime state.")
     warehouse: Path = Field(Path("data/warehouse.duckdb"), description="DuckDB warehouse file.")
+    snapshot_interval_s: float = Field(
+        300.0,
+        description="During a run, publish the read snapshot (<warehouse>.read.duckdb) at"
+        " most this often (s); always after the run. 0 = after every landed call.",
+    )
+    lake_catalog: str | None = Field(
+        None,
+        description="DuckLake mode: the catalog, e.g. postgres:dbname=callscope host=127.0.0.1"
+        " (many writers) or a local catalog.ducklake file; unset = the embedded file.",
+    )
+    lake_data_path: str | None = Field(
+        None, description="DuckLake mode: where Parquet data goes, e.g. s3://bucket/lake/."
+    )
     source: str = Field(
         "s3://callscope-recordings/recordings/",
         description="Default recording source: s3://bucket/prefix or a local directory.",

@@ -1,8 +1,9 @@
 """Small helpers shared by the dashboard pages: settings, warehouse access, formatting.
 
 All SQL lives in :mod:`analytics.warehouse.queries`; pages fetch through
-:func:`with_warehouse`, which opens the warehouse read-only for the duration of one
-loader function and turns "no warehouse yet" into a friendly message.
+:func:`with_warehouse`, which opens the warehouse's published read snapshot for the
+duration of one loader function (so the dashboard never blocks the nightly writer) and
+turns "no warehouse yet" into a friendly message.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from analytics.config import Settings
 from analytics.errors import WarehouseError
 from analytics.warehouse import connect_read_only
 from analytics.warehouse.migrations import MIGRATIONS
+from analytics.warehouse.snapshot import read_snapshot, snapshot_path
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +72,11 @@ def with_warehouse(load: Callable[[duckdb.DuckDBPyConnection], T]) -> T | None:
     if not path.exists():
         st.info(missing_warehouse_message(path), icon=":material/database:")
         return None
+    # The published snapshot; a warehouse from before snapshots is read directly (and
+    # waits out a writer) until its next run publishes one.
+    opener = read_snapshot if snapshot_path(path).exists() else connect_read_only
     try:
-        with connect_read_only(path) as con:
+        with opener(path) as con:
             try:
                 return load(con)
             except duckdb.BinderException as exc:

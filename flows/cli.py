@@ -218,9 +218,12 @@ def demo(samples: Path, bucket: str, prefix: str, with_corrupt: bool) -> None:
 def migrate(warehouse: Path | None) -> None:
     """Create or upgrade the warehouse schema."""
     from analytics.warehouse import Warehouse
+    from analytics.warehouse.snapshot import publish
 
     wh = Warehouse(warehouse or Settings().warehouse)
     applied = wh.migrate()
+    if applied:
+        publish(wh)  # readers get the new schema
     click.echo(
         f"{wh.path}: schema version {wh.schema_version()} (applied now: {applied or 'none'})"
     )
@@ -243,6 +246,7 @@ def categorize(rules: Path | None, warehouse: Path | None) -> None:
     from analytics.enrich.rules import load_rules
     from analytics.warehouse import Warehouse
     from analytics.warehouse.enrichment import categorize_all
+    from analytics.warehouse.snapshot import publish
 
     cfg = Settings()
     try:
@@ -250,6 +254,7 @@ def categorize(rules: Path | None, warehouse: Path | None) -> None:
         wh = Warehouse(warehouse or cfg.warehouse)
         wh.migrate()
         counts = categorize_all(wh, ruleset)
+        publish(wh)  # readers see the new categories
     except CallscopeError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"rules version {ruleset.version}; calls per category:")
@@ -263,10 +268,13 @@ def recompute_metrics_cmd(warehouse: Path | None) -> None:
     """Recompute conversation metrics of every current analysis from stored words."""
     from analytics.warehouse import Warehouse
     from analytics.warehouse.enrichment import recompute_metrics
+    from analytics.warehouse.snapshot import publish
 
     wh = Warehouse(warehouse or Settings().warehouse)
     wh.migrate()
-    click.echo(f"recomputed metrics of {recompute_metrics(wh)} calls in {wh.path}")
+    n = recompute_metrics(wh)
+    publish(wh)  # readers see the new metrics
+    click.echo(f"recomputed metrics of {n} calls in {wh.path}")
 
 
 @main.command()
@@ -345,6 +353,11 @@ def eval_cmd(
 from flows.cli_models import models  # noqa: E402  (registered on the group above)
 
 main.add_command(models)
+
+from flows.cli_warehouse import COMMANDS as _WAREHOUSE_COMMANDS  # noqa: E402
+
+for _command in _WAREHOUSE_COMMANDS:  # publish, search, export, purge
+    main.add_command(_command)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -31,6 +31,8 @@ from analytics.sources import open_source
 from analytics.transcription import make_transcriber
 from analytics.warehouse import Warehouse
 from analytics.warehouse.insights import WarehouseLLMCache
+from analytics.warehouse.lake import open_warehouse
+from analytics.warehouse.snapshot import Publisher
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,7 @@ class _Writer:
         self.processed = self.failed = 0
         self.audio_s = 0.0
         self.insights: dict[str, int] = {}
+        self.publisher: Publisher | None = None  # publishes read snapshots between landings
 
     def future(self, fut: PrefectFuture[Any], ref: RecordingRef) -> None:
         try:
@@ -124,6 +127,8 @@ class _Writer:
             return
         self.processed += 1
         self.audio_s += processed.result.duration_s
+        if self.publisher is not None:
+            self.publisher.after_landing()
         if processed.insights is not None:
             status = processed.insights.status
             self.insights[status] = self.insights.get(status, 0) + 1
@@ -169,8 +174,10 @@ def nightly_ingest(
     cfg = _settings(settings)
     uri = source or cfg.source
     t0 = time.perf_counter()
-    wh = Warehouse(cfg.warehouse)
-    wh.migrate()
+    wh = open_warehouse(cfg)  # the file, or DuckLake when CALLSCOPE_LAKE_CATALOG is set
+    applied = wh.migrate()
+    publisher = Publisher(wh, cfg.snapshot_interval_s)
+    publisher.ensure(schema_changed=bool(applied))  # readers get a snapshot from the start
     ruleset = load_rules(cfg.rules_path)  # a bad rule file stops the run before any work
     refs = list(open_source(uri, cfg).list(since=since))
     known = wh.known_objects()
@@ -187,6 +194,7 @@ def nightly_ingest(
     budget = Budget.from_settings(cfg)
     insights = make_insights_engine(cfg, cache=WarehouseLLMCache(wh), budget=budget)
     writer = _Writer(wh, run_id, ruleset, cfg)
+    writer.publisher = publisher
     if cfg.engine == "assemblyai":
         from flows.cloud import assemblyai_batch
 
@@ -234,5 +242,7 @@ def nightly_ingest(
         audio_s=audio_s,
         wall_s=wall_s,
     )
+    if processed or failed:  # the last batch; a run that changed nothing copies nothing
+        publisher.publish()
     log.info("run %s: %s", run_id, summary)
     return summary

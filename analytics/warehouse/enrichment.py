@@ -31,6 +31,7 @@ from analytics.enrich.metrics import (
 from analytics.enrich.rules import CategoryMatch, RuleSet, apply_rules
 from analytics.errors import WarehouseError
 from analytics.models import Utterance, Word
+from analytics.warehouse.db import insert_rows
 
 if TYPE_CHECKING:
     from analytics.warehouse.db import Warehouse
@@ -129,9 +130,7 @@ def write_metrics(
             ],
         }
         for table, values in rows.items():
-            if values:
-                marks = ", ".join(["?"] * len(values[0]))
-                con.executemany(f"INSERT INTO {table} VALUES ({marks})", values)
+            insert_rows(con, table, None, values)
         # Measured loudness goes on the utterance rows; unknown (None) never erases a value.
         loud = [
             [db, analysis_id, i]
@@ -139,8 +138,12 @@ def write_metrics(
             if db is not None
         ]
         if loud:
-            con.executemany(
-                "UPDATE utterances SET loudness_dbfs = ? WHERE analysis_id = ? AND idx = ?", loud
+            db_values, _, idxs = (list(c) for c in zip(*loud, strict=True))
+            con.execute(
+                "UPDATE utterances SET loudness_dbfs = l.db FROM"
+                " (SELECT unnest(?) AS db, unnest(?) AS idx) l"
+                " WHERE utterances.analysis_id = ? AND utterances.idx = l.idx",
+                [db_values, idxs, analysis_id],
             )
     except duckdb.Error as exc:
         raise WarehouseError(f"writing metrics of call {call_id} failed: {exc}") from exc
@@ -158,8 +161,10 @@ def write_category_matches(
     try:
         _delete(con, ["category_matches"], analysis_id)
         if matches:
-            con.executemany(
-                "INSERT INTO category_matches VALUES (?, ?, ?, ?, ?, ?)",
+            insert_rows(
+                con,
+                "category_matches",
+                ("analysis_id", "call_id", "category", "rule_version", "matched_at", "evidence"),
                 [
                     [
                         analysis_id,

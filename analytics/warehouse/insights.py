@@ -17,7 +17,7 @@ import duckdb
 
 from analytics.errors import WarehouseError
 from analytics.insights.base import CacheEntry, CacheKey, InsightResult
-from analytics.warehouse.db import Warehouse
+from analytics.warehouse.db import Warehouse, insert_rows
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +44,15 @@ def write_insights(
         return
     ins = result.insights
     sentiment = ins.customer_sentiment if ins else None
+    # DELETE + INSERT rather than INSERT OR REPLACE: DuckLake tables have no keys.
+    con.execute(
+        "DELETE FROM insights WHERE analysis_id = ? AND engine = ? AND model = ?"
+        " AND prompt_version = ?",
+        [analysis_id, result.engine, result.model, result.prompt_version],
+    )
     con.execute(
         """
-        INSERT OR REPLACE INTO insights (analysis_id, call_id, engine, model, prompt_version,
+        INSERT INTO insights (analysis_id, call_id, engine, model, prompt_version,
             summary, reason_for_call, outcome, customer_sentiment_label,
             customer_sentiment_score, insights, tokens_in, tokens_out, cost_usd, cached,
             status, error, transcript_hash, created_at)
@@ -83,7 +89,7 @@ def write_redaction_counts(
     con.execute("DELETE FROM redaction_counts WHERE analysis_id = ?", [analysis_id])
     rows = [[analysis_id, call_id, kind, int(n)] for kind, n in sorted(counts.items())]
     if rows:
-        con.executemany("INSERT INTO redaction_counts VALUES (?, ?, ?, ?)", rows)
+        insert_rows(con, "redaction_counts", ("analysis_id", "call_id", "pii_type", "count"), rows)
 
 
 def land_insights(
@@ -132,9 +138,10 @@ class WarehouseLLMCache:
         return CacheEntry(response, int(row[1]), int(row[2]), float(row[3]))
 
     def put(self, key: CacheKey, entry: CacheEntry) -> None:
-        with self.warehouse.connect() as con:
+        with self.warehouse.transaction() as con:
+            con.execute("DELETE FROM llm_cache WHERE cache_key = ?", [key.digest])
             con.execute(
-                "INSERT OR REPLACE INTO llm_cache VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO llm_cache VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     key.digest,
                     key.engine,
@@ -175,7 +182,12 @@ def write_native_insights(
     if summary is None and score is None and not native.get("entities"):
         return
     con.execute(
-        "INSERT OR REPLACE INTO insights (analysis_id, call_id, engine, model, prompt_version,"
+        "DELETE FROM insights WHERE analysis_id = ? AND engine = ? AND model = ?"
+        " AND prompt_version = 'native'",
+        [analysis_id, engine, model],
+    )
+    con.execute(
+        "INSERT INTO insights (analysis_id, call_id, engine, model, prompt_version,"
         " summary, customer_sentiment_label, customer_sentiment_score, insights, tokens_in,"
         " tokens_out, cost_usd, cached, status, created_at)"
         " VALUES (?, ?, ?, ?, 'native', ?, ?, ?, ?, 0, 0, 0, false, 'ok', ?)",

@@ -342,3 +342,8 @@ MIGRATIONS: tuple[Migration, ...] = (
         """,
     ),
 )
+
+# Versions 10-14 (read snapshots, search, retention, analyst views) live in their own module.
+from analytics.warehouse.migrations_archive import ARCHIVE_MIGRATIONS  # noqa: E402
+
+MIGRATIONS = (*MIGRATIONS, *ARCHIVE_MIGRATIONS)

@@ -1,0 +1,139 @@
+"""Migrations 10-14: read snapshots, the search index, retention audit, analyst views.
+
+Kept apart from ``migrations.py`` (appended to its ``MIGRATIONS``); the same rule holds:
+append, never edit an applied one. The analyst views are a stable contract documented in
+``docs/warehouse.md``: add columns at the end, never rename or drop one.
+"""
+
+from __future__ import annotations
+
+from analytics.warehouse.migrations import Migration
+
+# The call's day: UTC date of started_at (first seen when the sidecar had no start time).
+CALL_DATE = "timezone('UTC', coalesce(c.started_at, c.first_seen_at))::DATE"
+
+ARCHIVE_MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        10,
+        "read snapshots and the incremental search index",
+        # snapshots: one row per publish. search_docs: one row per indexed utterance (its
+        # length in terms); search_terms: postings (term frequency, document length);
+        # search_indexed: the analyses already indexed. No keys: bulk inserts stay fast.
+        """
+        CREATE TABLE snapshots (
+            published_at     TIMESTAMPTZ NOT NULL,
+            indexed_analyses INTEGER NOT NULL
+        );
+        CREATE TABLE search_docs (
+            analysis_id   VARCHAR NOT NULL,
+            call_id       VARCHAR NOT NULL,
+            utterance_idx INTEGER NOT NULL,
+            role          VARCHAR,
+            n_terms       INTEGER NOT NULL
+        );
+        CREATE TABLE search_terms (
+            term          VARCHAR NOT NULL,
+            analysis_id   VARCHAR NOT NULL,
+            utterance_idx INTEGER NOT NULL,
+            tf            INTEGER NOT NULL,
+            dl            INTEGER NOT NULL
+        );
+        CREATE TABLE search_indexed (
+            analysis_id VARCHAR NOT NULL,
+            indexed_at  TIMESTAMPTZ NOT NULL
+        );
+        """,
+    ),
+    Migration(
+        11,
+        "retention: purge audit",
+        # Who purged, when, by which rule and how many rows of each table: never content
+        # (a call id named in a deletion request is kept as its SHA-256 only).
+        """
+        CREATE TABLE purge_audit (
+            purge_id           VARCHAR PRIMARY KEY,
+            purged_at          TIMESTAMPTZ NOT NULL,
+            purged_by          VARCHAR NOT NULL,
+            criteria           VARCHAR NOT NULL,
+            calls              INTEGER NOT NULL,
+            rows_deleted       JSON NOT NULL,
+            recordings_deleted INTEGER NOT NULL
+        );
+        """,
+    ),
+    Migration(
+        12,
+        "analyst views: calls, utterances, agent daily, category daily, cost daily",
+        f"""
+        CREATE VIEW v_calls AS
+        WITH primary_insights AS (
+            SELECT analysis_id, outcome, customer_sentiment_label, customer_sentiment_score
+            FROM insights
+            WHERE status = 'ok' AND prompt_version <> 'native'
+            QUALIFY row_number() OVER (
+                PARTITION BY analysis_id ORDER BY created_at DESC, engine, model, prompt_version
+            ) = 1
+        ),
+        cats AS (
+            SELECT analysis_id, list(category ORDER BY category) AS categories
+            FROM category_matches GROUP BY analysis_id
+        ),
+        llm AS (SELECT analysis_id, sum(cost_usd) AS llm_usd FROM insights GROUP BY analysis_id)
+        SELECT c.call_id, {CALL_DATE} AS call_date, c.started_at, c.agent_id, c.direction,
+               c.duration_s, c.channels, a.language, a.engine, a.model, a.n_utterances,
+               a.n_words, p.outcome, p.customer_sentiment_label AS sentiment_label,
+               p.customer_sentiment_score AS sentiment_score,
+               m.customer_trend_label AS sentiment_trend,
+               coalesce(cats.categories, []::VARCHAR[]) AS categories,
+               m.talk_s, m.non_talk_s, m.n_interruptions, m.overlap_s,
+               coalesce(a.cost_usd, 0) AS transcription_usd,
+               coalesce(llm.llm_usd, 0) AS llm_usd,
+               coalesce(a.cost_usd, 0) + coalesce(llm.llm_usd, 0) AS cost_usd,
+               a.analysis_id, a.created_at AS analysed_at
+        FROM calls c
+        JOIN analyses a ON a.analysis_id = c.current_analysis_id
+        LEFT JOIN primary_insights p ON p.analysis_id = a.analysis_id
+        LEFT JOIN cats ON cats.analysis_id = a.analysis_id
+        LEFT JOIN call_metrics m ON m.analysis_id = a.analysis_id
+        LEFT JOIN llm ON llm.analysis_id = a.analysis_id;
+
+        CREATE VIEW v_utterances AS
+        SELECT c.call_id, {CALL_DATE} AS call_date, c.agent_id, u.idx AS utterance_idx,
+               u.speaker, u.role, u.channel, u.start_s, u.end_s,
+               u.end_s - u.start_s AS duration_s, u.text, u.confidence,
+               s.score AS sentiment_score, s.label AS sentiment_label, u.analysis_id
+        FROM utterances u
+        JOIN calls c ON u.analysis_id = c.current_analysis_id
+        LEFT JOIN utterance_sentiment s
+          ON s.analysis_id = u.analysis_id AND s.utterance_idx = u.idx;
+
+        CREATE VIEW v_agent_daily AS
+        SELECT call_date, agent_id, count(*) AS calls,
+               coalesce(sum(duration_s), 0) / 60.0 AS audio_minutes,
+               avg(duration_s) AS avg_duration_s,
+               avg(sentiment_score) AS avg_sentiment,
+               count(*) FILTER (WHERE outcome = 'resolved') AS resolved,
+               count(*) FILTER (WHERE outcome IS NOT NULL) AS with_outcome,
+               avg(n_interruptions) AS avg_interruptions,
+               sum(cost_usd) AS cost_usd
+        FROM v_calls
+        GROUP BY call_date, agent_id;
+
+        CREATE VIEW v_category_daily AS
+        SELECT {CALL_DATE} AS call_date, m.category, count(*) AS calls
+        FROM category_matches m
+        JOIN calls c ON m.analysis_id = c.current_analysis_id
+        GROUP BY ALL;
+
+        CREATE VIEW v_cost_daily AS
+        SELECT timezone('UTC', created_at)::DATE AS day, 'transcription' AS kind, engine, model,
+               count(*) AS items, coalesce(sum(billed_minutes), 0) AS billed_minutes,
+               0::BIGINT AS tokens, coalesce(sum(cost_usd), 0) AS cost_usd
+        FROM analyses GROUP BY ALL
+        UNION ALL
+        SELECT timezone('UTC', created_at)::DATE, 'insights', engine, model,
+               count(*), 0, coalesce(sum(tokens_in + tokens_out), 0), coalesce(sum(cost_usd), 0)
+        FROM insights GROUP BY ALL;
+        """,
+    ),
+)

@@ -1,0 +1,393 @@
+"""The warehouse at archive scale: landing, no-op nightly, dashboard/analyst queries, search.
+
+Builds a synthetic archive (default 100k calls x 30 utterances x 10 words = 3M utterances,
+30M words) in bulk SQL shaped exactly like landed calls (calls, analyses, utterances, words,
+metrics, insights, categories), publishes it (search index + read snapshot), then measures:
+
+- landing throughput: ``--land`` calls through the real landing path (``land_processed``:
+  call row, analysis, utterances, words, metrics, categories, insights);
+- index upkeep + publish for those new calls (the per-night cost);
+- a no-op nightly: ``--listed`` already-processed recordings listed from the loopback S3
+  server, minus what the warehouse knows (the flow's discovery step);
+- p50/p95 of every dashboard query and every analyst example in docs/warehouse.md;
+- full-text search p50/p95;
+- bytes per call.
+
+``--mode lake`` runs the same on DuckLake with its catalog in a loopback PostgreSQL and
+data in a local folder (S3 on the loopback moto server holds GBs in memory: use
+``--lake-s3`` for small archives only).
+
+    .venv/bin/python bench/warehouse.py --calls 100000
+    .venv/bin/python bench/warehouse.py --calls 20000 --land 2000 --mode lake
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import re
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import duckdb  # noqa: E402
+
+from analytics.config import Settings  # noqa: E402
+from analytics.enrich.metrics import compute_metrics  # noqa: E402
+from analytics.enrich.rules import load_rules  # noqa: E402
+from analytics.insights.offline import OfflineEngine  # noqa: E402
+from analytics.landing import add_insights, land_processed  # noqa: E402
+from analytics.models import CallMetadata, CallResult, Utterance, Word  # noqa: E402
+from analytics.sources import open_source  # noqa: E402
+from analytics.sources.s3 import make_client  # noqa: E402
+from analytics.warehouse import Warehouse, queries  # noqa: E402
+from analytics.warehouse.lake import LakeWarehouse  # noqa: E402
+from analytics.warehouse.search import search  # noqa: E402
+from analytics.warehouse.snapshot import open_reader, publish  # noqa: E402
+
+CHUNK = 10_000
+AGENTS = 50
+REAL_WORDS = [
+    "refund", "billing", "charge", "router", "internet", "outage", "cancel", "upgrade",
+    "plan", "payment", "invoice", "account", "password", "reset", "modem", "technician",
+    "appointment", "discount", "contract", "roaming", "supervisor", "complaint", "thanks",
+    "help", "sorry", "waiting", "transfer", "address", "device", "return",
+]  # fmt: skip
+
+
+def vocabulary(n: int = 3000) -> list[str]:
+    rng = random.Random(7)
+    syll = ["ka", "lo", "mi", "ne", "ru", "ta", "vo", "si", "pe", "da", "go", "fu", "be", "zo"]
+    words = set(REAL_WORDS)
+    while len(words) < n:
+        words.add("".join(rng.choice(syll) for _ in range(rng.randint(2, 4))))
+    return sorted(words, key=lambda w: (w not in REAL_WORDS, w))  # frequent words first
+
+
+def synth_archive(con: duckdb.DuckDBPyConnection, n_calls: int, bucket: str) -> None:
+    """Bulk-insert ``n_calls`` landed-looking calls (ids call-0..), chunk by chunk."""
+    con.execute("SET VARIABLE vocab = ?", [vocabulary()])
+    for lo in range(0, n_calls, CHUNK):
+        hi = min(n_calls, lo + CHUNK)
+        con.execute("BEGIN TRANSACTION")
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE _w AS
+            SELECT c AS ci, u AS ui, k AS ki,
+                   getvariable('vocab')[1 + floor(pow(random(), 3) * 3000)::INT] AS word
+            FROM range({lo}, {hi}) t(c), range(30) s(u), range(10) r(k)
+            """
+        )
+        con.execute(
+            """
+            INSERT INTO words (analysis_id, call_id, utterance_idx, idx, speaker, word,
+                               start_s, end_s, prob)
+            SELECT 'a-' || ci, 'call-' || ci, ui, ki, 'ch' || (ui % 2), word,
+                   ui * 6.0 + ki * 0.5, ui * 6.0 + ki * 0.5 + 0.4, 0.9 FROM _w
+            """
+        )
+        con.execute(
+            """
+            INSERT INTO utterances (analysis_id, call_id, idx, speaker, role, channel, start_s,
+                                    end_s, text, confidence)
+            SELECT 'a-' || ci, 'call-' || ci, ui, 'ch' || (ui % 2),
+                   CASE WHEN ui % 2 = 0 THEN 'agent' ELSE 'customer' END, ui % 2,
+                   ui * 6.0, ui * 6.0 + 5.0, string_agg(word, ' ' ORDER BY ki), 0.9
+            FROM _w GROUP BY ci, ui
+            """
+        )
+        rng = f"range({lo}, {hi}) t(c)"
+        day = "TIMESTAMPTZ '2025-12-01 08:00:00+00' + to_seconds((c * 311) % (365 * 86400))"
+        con.execute(
+            f"""
+            INSERT INTO calls (call_id, source_uri, etag, started_at, agent_id, direction,
+                channel_roles, duration_s, channels, sample_rate, metadata,
+                current_analysis_id, first_seen_at, updated_at)
+            SELECT 'call-' || c, 's3://{bucket}/rec/call-' || c || '.wav', md5('rec-' || c),
+                   {day}, 'agent-' || (c % {AGENTS}),
+                   CASE WHEN c % 3 = 0 THEN 'outbound' ELSE 'inbound' END,
+                   ['agent', 'customer'], 180.0, 2, 8000, '{{}}', 'a-' || c, now(), now()
+            FROM {rng}
+            """
+        )
+        con.execute(
+            f"""
+            INSERT INTO analyses (analysis_id, call_id, source_uri, etag, lineage_key, engine,
+                model, pipeline_version, params, diarization, language, language_prob,
+                duration_s, processing_s, n_utterances, n_words, created_at, billed_minutes,
+                cost_usd)
+            SELECT 'a-' || c, 'call-' || c, 's3://{bucket}/rec/call-' || c || '.wav',
+                   md5('rec-' || c), md5('lineage-' || c), 'faster-whisper', 'tiny.en', '1',
+                   '{{}}', 'channels', 'en', 1.0, 180.0, 12.0, 30, 300, {day}, 3.0, 0.0
+            FROM {rng}
+            """
+        )
+        con.execute(
+            f"""
+            INSERT INTO call_metrics (analysis_id, call_id, duration_s, talk_s, non_talk_s,
+                n_silences, n_interruptions, overlap_s, latency_median_s, latency_p90_s,
+                n_latency, customer_sentiment_first, customer_sentiment_last, customer_trend,
+                customer_trend_label, metrics, computed_at)
+            SELECT 'a-' || c, 'call-' || c, 180.0, 150.0, 30.0, 3, c % 4, 1.5, 0.6, 1.4, 29,
+                   0.1, 0.3, 0.2, 'improving', '{{}}', now()
+            FROM {rng}
+            """
+        )
+        con.execute(
+            f"""
+            INSERT INTO speaker_metrics (analysis_id, call_id, speaker, role, talk_s,
+                talk_ratio, words, wpm, turns, questions, sentiment_mean)
+            SELECT 'a-' || c, 'call-' || c, 'ch' || s, CASE WHEN s = 0 THEN 'agent'
+                   ELSE 'customer' END, 75.0, 0.5, 150, 120.0, 15, 3, 0.1
+            FROM {rng}, range(2) r(s)
+            """
+        )
+        con.execute(
+            f"""
+            INSERT INTO insights (analysis_id, call_id, engine, model, prompt_version, summary,
+                reason_for_call, outcome, customer_sentiment_label, customer_sentiment_score,
+                status, created_at)
+            SELECT 'a-' || c, 'call-' || c, 'offline', 'rules-1', 'v1', 'summary', 'billing',
+                   ['resolved', 'unresolved', 'escalated', 'callback'][1 + c % 4],
+                   ['positive', 'neutral', 'negative'][1 + c % 3], ((c % 3) - 1) * 0.5,
+                   'ok', now()
+            FROM {rng}
+            """
+        )
+        con.execute(
+            f"""
+            INSERT INTO category_matches (analysis_id, call_id, category, rule_version,
+                matched_at, evidence)
+            SELECT 'a-' || c, 'call-' || c,
+                   ['billing', 'technical', 'cancellation', 'sales'][1 + c % 4], 'v1', now(),
+                   '{{}}'
+            FROM {rng}
+            """
+        )
+        con.execute("DROP TABLE _w")
+        con.execute("COMMIT")
+        print(f"  synthesized {hi:>7} calls", file=sys.stderr, flush=True)
+
+
+def new_call(i: int, vocab: list[str], rng: random.Random) -> CallResult:
+    """One call like a night brings: 30 utterances of 10 words, sidecar metadata."""
+    utts = []
+    for u in range(30):
+        start = u * 6.0
+        words = tuple(
+            Word(
+                vocab[int(rng.random() ** 3 * len(vocab))],
+                start + k * 0.5,
+                start + k * 0.5 + 0.4,
+                0.9,
+            )
+            for k in range(10)
+        )
+        utts.append(
+            Utterance(
+                speaker=f"ch{u % 2}",
+                role=("agent", "customer")[u % 2],
+                start=start,
+                end=start + 5.0,
+                text=" ".join(w.word for w in words),
+                words=words,
+                channel=u % 2,
+            )
+        )
+    md = CallMetadata(f"new-{i}", agent_id=f"agent-{i % AGENTS}", direction="inbound",
+                      channel_roles=("agent", "customer"))  # fmt: skip
+    result = CallResult(
+        call_id=f"new-{i}", source_uri=f"s3://bench/new/new-{i}.wav", etag=f"e{i}",
+        duration_s=180.0, channels=2, sample_rate=8000, language="en", language_prob=1.0,
+        engine="faster-whisper", model="tiny.en", pipeline_version="1", params={},
+        metadata=md, utterances=tuple(utts), diarization="channels",
+    )  # fmt: skip
+    metrics = compute_metrics(list(result.utterances), result.duration_s).to_dict()
+    return replace(result, metrics=metrics)
+
+
+def timed(fn: Callable[[], Any], repeat: int) -> tuple[float, float]:
+    samples = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - t0) * 1000)
+    samples.sort()
+    p95 = samples[min(len(samples) - 1, round(0.95 * (len(samples) - 1)))]
+    return statistics.median(samples), p95
+
+
+def doc_examples() -> list[str]:
+    text = (ROOT / "docs" / "warehouse.md").read_text()
+    return re.findall(r"```sql\n(.*?)```", text, flags=re.S)
+
+
+def upload_listing(client: Any, bucket: str, n: int) -> None:
+    from botocore.exceptions import ClientError
+
+    def put(i: int) -> None:
+        for attempt in range(5):  # moto's threaded server answers 500 under load now and then
+            try:
+                client.put_object(Bucket=bucket, Key=f"rec/call-{i}.wav", Body=f"rec-{i}".encode())
+                return
+            except ClientError:
+                time.sleep(0.5 * (attempt + 1))
+        raise RuntimeError(f"upload of rec/call-{i}.wav kept failing")
+
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(put, range(n)))
+
+
+@contextmanager
+def environment(args: argparse.Namespace) -> Iterator[tuple[Settings, Any, Any]]:
+    from flows.local_s3 import local_s3_server
+
+    with ExitStack() as stack:
+        s3 = stack.enter_context(local_s3_server())
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(dir=args.dir)))
+        overrides: dict[str, Any] = {**s3.settings_overrides(), "data_dir": tmp / "data",
+                                     "warehouse": tmp / "warehouse.duckdb"}  # fmt: skip
+        if args.mode == "lake":
+            from flows.local_postgres import local_postgres
+
+            pg = stack.enter_context(local_postgres())
+            pg.create_database("bench")
+            overrides["lake_catalog"] = pg.lake_catalog("bench")
+            overrides["lake_data_path"] = (
+                "s3://bench/lake/" if args.lake_s3 else str(tmp / "lake") + "/"
+            )
+        cfg = Settings(**overrides)
+        client = make_client(cfg.s3_client_kwargs())
+        client.create_bucket(Bucket="bench")
+        yield cfg, client, tmp
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--calls", type=int, default=100_000, help="archive size (calls)")
+    ap.add_argument("--land", type=int, default=10_000, help="calls through the landing path")
+    ap.add_argument("--upkeep", type=int, default=1_000, help="calls per measured nightly index")
+    ap.add_argument("--listed", type=int, default=10_000, help="recordings listed from S3")
+    ap.add_argument("--repeat", type=int, default=20, help="runs per query")
+    ap.add_argument("--mode", choices=["file", "lake"], default="file")
+    ap.add_argument("--lake-s3", action="store_true", help="lake data in loopback S3")
+    ap.add_argument("--dir", default=None, help="where the archive is built (a temp dir)")
+    args = ap.parse_args()
+    rows: list[tuple[str, str, str]] = []
+
+    def row(what: str, value: str, target: str = "") -> None:
+        rows.append((what, value, target))
+        print(f"  {what}: {value}", file=sys.stderr, flush=True)
+
+    with environment(args) as (cfg, client, _tmp):
+        wh: Warehouse = LakeWarehouse(cfg) if args.mode == "lake" else Warehouse(cfg.warehouse)
+        wh.migrate()
+        t0 = time.perf_counter()
+        with wh.connect() as con:
+            synth_archive(con, args.calls, "bench")
+        row(f"synthesize {args.calls:,} calls (bulk SQL)", f"{time.perf_counter() - t0:.1f} s")
+        first = publish(wh)
+        row("first search index build + publish", f"{first.index_s + first.copy_s:.1f} s")
+
+        # Landing throughput through the real path (rules, metrics, insights, redaction).
+        rules = load_rules(ROOT / "config" / "categories.yaml")
+        vocab, rng, engine = vocabulary(), random.Random(1), OfflineEngine()
+        land_s = 0.0
+        upkeep = None
+        for start in range(0, args.land, args.upkeep):
+            batch = [add_insights(new_call(i, vocab, rng), engine)
+                     for i in range(start, min(args.land, start + args.upkeep))]  # fmt: skip
+            t0 = time.perf_counter()
+            with wh.session():  # one open connection for the batch, one transaction a call
+                for p in batch:
+                    land_processed(wh, p, run_id=None, ruleset=rules, redact_pii=True)
+            land_s += time.perf_counter() - t0
+            if upkeep is None:
+                upkeep = publish(wh)  # the nightly index upkeep + publish of one batch
+            print(f"  landed {start + len(batch):>6}", file=sys.stderr, flush=True)
+        row(f"landing {args.land:,} calls (land_processed)",
+            f"{land_s:.1f} s ({args.land / land_s:.0f} calls/s)", "< 120 s for 10k")  # fmt: skip
+        assert upkeep is not None
+        row(f"index upkeep, {args.upkeep:,} new calls", f"{upkeep.index_s:.2f} s", "< 30 s")
+        if args.mode != "lake":
+            row("publish copy (whole file)", f"{upkeep.copy_s:.2f} s")
+        final = publish(wh)
+
+        # Queries, on the reader readers use.
+        reader_con: duckdb.DuckDBPyConnection
+        if isinstance(wh, LakeWarehouse):
+            reader_con = wh.open(read_only=True)
+        else:
+            reader_con = open_reader(wh.path).connection
+        call_id = "call-4242"
+        dashboard: dict[str, Callable[[], Any]] = {
+            "overview": lambda: queries.overview(reader_con),
+            "calls_per_day": lambda: queries.calls_per_day(reader_con),
+            "outcome_distribution": lambda: queries.outcome_distribution(reader_con),
+            "calls_per_category": lambda: queries.calls_per_category(reader_con),
+            "cost_summary": lambda: queries.cost_summary(reader_con),
+            "list_calls": lambda: queries.list_calls(reader_con),
+            "list_calls(search)": lambda: queries.list_calls(reader_con, search="refund"),
+            "filter_options": lambda: queries.filter_options(reader_con),
+            "call_detail": lambda: queries.call_detail(reader_con, call_id),
+            "call_utterances": lambda: queries.call_utterances(reader_con, call_id),
+            "talk_time_by_role": lambda: queries.talk_time_by_role(reader_con, call_id),
+            "recent_runs": lambda: queries.recent_runs(reader_con),
+        }
+        for i, sql in enumerate(doc_examples()):
+            dashboard[f"doc example {i}"] = lambda sql=sql: reader_con.execute(sql).fetchall()
+        for name, fn in dashboard.items():
+            p50, p95 = timed(fn, args.repeat)
+            row(f"query {name}", f"p50 {p50:.0f} ms, p95 {p95:.0f} ms", "p95 < 300 ms")
+
+        searches = [("refund", {}), ("router outage", {}), ("billing charge", {"role": "customer"}),
+                    ("cancel contract", {"agent_id": "agent-7"}), ("password reset", {}),
+                    ("supervisor complaint", {"role": "agent"})]  # fmt: skip
+        samples = []
+        for q, kw in searches:
+            samples.append(timed(lambda q=q, kw=kw: search(reader_con, q, **kw), args.repeat))
+        p50 = statistics.median(s[0] for s in samples)
+        p95 = max(s[1] for s in samples)
+        row("full-text search (6 queries)", f"p50 {p50:.0f} ms, p95 {p95:.0f} ms", "p95 < 500 ms")
+        reader_con.close()
+
+        # A no-op nightly: list recordings from S3, drop what the warehouse knows.
+        n_list = min(args.listed, args.calls)
+        upload_listing(client, "bench", n_list)
+        t0 = time.perf_counter()
+        refs = list(open_source("s3://bench/rec/", cfg).list())
+        known = wh.known_objects()
+        todo = [r for r in refs if (r.uri, r.etag) not in known]
+        assert len(refs) == n_list and not todo, (len(refs), len(todo))
+        row(f"no-op nightly: list {n_list:,} from S3 + skip known",
+            f"{time.perf_counter() - t0:.2f} s", "< 10 s")  # fmt: skip
+
+        total = args.calls + args.land
+        if isinstance(wh, LakeWarehouse):
+            lake_dir = Path(str(cfg.lake_data_path))
+            size = sum(p.stat().st_size for p in lake_dir.rglob("*") if p.is_file())
+            row("lake data bytes per call", f"{size / total:,.0f} B")
+        else:
+            row("warehouse bytes per call", f"{wh.path.stat().st_size / total:,.0f} B")
+            row("snapshot bytes", f"{final.bytes / 1e9:.2f} GB")
+
+    width = max(len(r[0]) for r in rows)
+    print(f"\n{args.mode} mode, {args.calls:,} archived + {args.land:,} landed calls")
+    print(f"| {'measure':<{width}} | {'result':<28} | target |")
+    print(f"|{'-' * (width + 2)}|{'-' * 30}|--------|")
+    for what, value, target in rows:
+        print(f"| {what:<{width}} | {value:<28} | {target} |")
+
+
+if __name__ == "__main__":
+    main()
