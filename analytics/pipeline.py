@@ -30,6 +30,7 @@ from analytics.enrich.metrics import compute_metrics, utterance_loudness
 from analytics.errors import CallscopeError
 from analytics.models import CallMetadata, CallResult, RecordingRef
 from analytics.sources import RecordingSource, open_source, split_object_uri
+from analytics.sources.base import release_download
 from analytics.transcription import CallTranscriber, make_transcriber
 from analytics.transcription.base import Media
 from analytics.transcription.channels import UNKNOWN_SPEAKER
@@ -202,22 +203,47 @@ def process_ref(
     cache_dir: Path,
     options: PipelineOptions | None = None,
     diarizer: Diarizer | None = None,
+    call_id: str | None = None,
+    stages: dict[str, Any] | None = None,
+    cache_bytes: int = 0,
 ) -> CallResult:
-    """Fetch one listed recording and its sidecar, then run :func:`process_call`."""
-    sidecar = source.read_sidecar(ref)
-    metadata = CallMetadata.from_sidecar(sidecar or {}, default_call_id=ref.stem)
+    """Fetch one listed recording and its sidecar, then run :func:`process_call`.
+
+    The call id is the sidecar's ``call_id``, else ``call_id`` (the id this recording
+    already has in the warehouse), else one derived from the source and the full key.
+    ``stages`` is the stage lineage to record. A downloaded copy is removed afterwards,
+    or kept in ``cache_dir`` up to ``cache_bytes``.
+    """
+    metadata = read_metadata(source, ref, call_id)
     path = source.fetch(ref, cache_dir)
-    url = source.presign(ref) if transcriber.wants_url else None
-    return process_call(
-        path,
-        transcriber=transcriber,
-        metadata=metadata,
-        source_uri=ref.uri,
-        etag=ref.etag,
-        options=options,
-        media_url=url,
-        diarizer=diarizer,
+    try:
+        url = source.presign(ref) if transcriber.wants_url else None
+        result = process_call(
+            path,
+            transcriber=transcriber,
+            metadata=metadata,
+            source_uri=ref.uri,
+            etag=ref.etag,
+            options=options,
+            media_url=url,
+            diarizer=diarizer,
+        )
+    finally:
+        release_download(path, cache_dir, cache_bytes)
+    return replace(
+        result,
+        source_modified_at=ref.last_modified,
+        sidecar_etag=ref.sidecar_etag or "",
+        stages=stages or {},
     )
+
+
+def read_metadata(
+    source: RecordingSource, ref: RecordingRef, call_id: str | None = None
+) -> CallMetadata:
+    """The call's metadata from its sidecar; the id defaults as :func:`process_ref` says."""
+    sidecar = source.read_sidecar(ref)
+    return CallMetadata.from_sidecar(sidecar or {}, default_call_id=call_id or ref.default_call_id)
 
 
 def analyze(uri: str, settings: Settings, transcriber: CallTranscriber | None = None) -> CallResult:

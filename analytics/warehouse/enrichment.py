@@ -14,7 +14,8 @@ import logging
 from collections.abc import Sequence
 from dataclasses import fields
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
 
 import duckdb
 
@@ -32,8 +33,18 @@ from analytics.enrich.rules import CategoryMatch, RuleSet, apply_rules
 from analytics.errors import WarehouseError
 from analytics.models import Utterance, Word
 
-if TYPE_CHECKING:
-    from analytics.warehouse.db import Warehouse
+
+
+class Warehouse(Protocol):
+    """What the recomputations need of a warehouse (``analytics.warehouse.db.Warehouse``
+    satisfies it; declared here so this module does not import the writer)."""
+
+    @property
+    def path(self) -> Any: ...
+
+    def connect(self) -> AbstractContextManager[duckdb.DuckDBPyConnection]: ...
+
+    def transaction(self) -> AbstractContextManager[duckdb.DuckDBPyConnection]: ...
 
 log = logging.getLogger(__name__)
 
