@@ -27,7 +27,7 @@ from analytics.diarization import (
     make_role_assigner,
 )
 from analytics.enrich.metrics import compute_metrics, utterance_loudness
-from analytics.errors import CallscopeError
+from analytics.errors import CallscopeError, ConfigError, SourceError
 from analytics.models import CallMetadata, CallResult, RecordingRef
 from analytics.sources import RecordingSource, open_source, split_object_uri
 from analytics.sources.base import release_download
@@ -248,6 +248,15 @@ def read_metadata(
 
 def analyze(uri: str, settings: Settings, transcriber: CallTranscriber | None = None) -> CallResult:
     """Analyse one recording given as a local path or ``s3://bucket/key`` URI."""
+    if not uri.startswith("s3://"):
+        local = Path(uri.removeprefix("file://")).expanduser()
+        if local.is_dir():
+            raise ConfigError(
+                f"{local} is a directory; analyze takes one recording"
+                f" (for a directory of recordings run `callscope ingest {local}`)"
+            )
+        if not local.parent.is_dir():
+            raise SourceError(f"directory {local.parent} does not exist")
     folder, key = split_object_uri(uri)
     source = open_source(folder, settings)
     ref = source.ref(key)
@@ -259,3 +268,19 @@ def analyze(uri: str, settings: Settings, transcriber: CallTranscriber | None = 
         cache_dir=settings.data_dir / "cache" / "recordings",
         options=PipelineOptions.from_settings(settings),
     )
+
+
+def analyze_stages(uri: str, settings: Settings) -> dict[str, Any]:
+    """Every stage a nightly run applies to one recording -- transcription, speakers,
+    metrics, insights, categories, redaction -- with no warehouse: the stored form of the
+    result plus its categories, insights and redaction counts (``landing.describe``)."""
+    from analytics.enrich.rules import load_rules
+    from analytics.insights import make_insights_engine
+    from analytics.landing import add_insights, describe
+    from analytics.stages import current_lineage
+
+    ruleset = load_rules(settings.rules_path)
+    engine = make_insights_engine(settings)
+    result = analyze(uri, settings)
+    result = replace(result, stages=current_lineage(settings, ruleset.version))
+    return describe(add_insights(result, engine), ruleset, settings.redact_pii)

@@ -53,9 +53,7 @@ STAGES: tuple[Stage, ...] = (
         ("transcribe",),
         True,
     ),
-    Stage(
-        "utterances", ("speaker streams", "utterance_gap_s"), ("utterances",), "1", ("diarize",)
-    ),
+    Stage("utterances", ("speaker streams", "utterance_gap_s"), ("utterances",), "1", ("diarize",)),
     Stage(
         "metrics",
         ("utterances", "per-utterance loudness"),
@@ -78,7 +76,11 @@ STAGES: tuple[Stage, ...] = (
         ("metrics", "insights"),
     ),
     Stage(
-        "redact", ("utterances", "redact_pii"), ("stored text", "redaction counts"), "1", ("utterances",)
+        "redact",
+        ("utterances", "redact_pii"),
+        ("stored text", "redaction counts"),
+        "1",
+        ("utterances",),
     ),
     Stage(
         "land",
@@ -146,7 +148,7 @@ def insights_lineage(settings: Settings) -> dict[str, Any]:
 
 def current_lineage(settings: Settings, rules_version: str | None) -> dict[str, dict[str, Any]]:
     """What each stage would record if it ran now with ``settings``."""
-    v = {s.name: {"version": s.version} for s in STAGES}
+    v: dict[str, dict[str, Any]] = {s.name: {"version": s.version} for s in STAGES}
     v["transcribe"].update(
         engine=settings.engine,
         model=settings.model,
@@ -185,5 +187,7 @@ def stages_to_rerun(
 ) -> list[str]:
     """The stages to re-run (in order, dependants included) so an analysis made with the
     ``stored`` lineage matches ``current``; empty when nothing changed."""
-    changed = {target for name, target in _COMPARED.items() if _differs(stored.get(name), current[name])}
+    changed = {
+        target for name, target in _COMPARED.items() if _differs(stored.get(name), current[name])
+    }
     return [s for s in downstream(changed) if s != "land"] if changed else []

@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from analytics.config import Settings
-from analytics.errors import CallscopeError
+from analytics.errors import CallscopeError, ConfigError, WarehouseLockedError
 from analytics.models import CallResult
 from analytics.transcription import ENGINE_NAMES
 
@@ -22,6 +22,45 @@ log = logging.getLogger("callscope.cli")
 
 def _settings(**overrides: Any) -> Settings:
     return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def cli_error(exc: CallscopeError, what: str = "") -> click.ClickException:
+    """One clean ``Error:`` line for a domain error (no traceback)."""
+    prefix = f"{what}: " if what else ""
+    if isinstance(exc, WarehouseLockedError):
+        return click.ClickException(f"{prefix}{exc}")
+    if isinstance(exc, ConfigError):
+        return click.ClickException(f"{prefix}configuration error: {exc}")
+    return click.ClickException(f"{prefix}{exc.stage} failed: {exc}")
+
+
+class IsoDateTime(click.ParamType):
+    """An ISO-8601 date or time, with or without a time zone (``2026-11-01``,
+    ``2026-11-01T08:00``, ``2026-11-01T08:00:00+02:00``, ``...Z``)."""
+
+    name = "datetime"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, datetime):
+            return value
+        try:
+            return datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+        except ValueError:
+            self.fail(
+                f"{value!r} is not an ISO-8601 date/time (e.g. 2026-11-01, 2026-11-01T08:00,"
+                " 2026-11-01T08:00+02:00)",
+                param,
+                ctx,
+            )
+
+
+def quiet_prefect(verbose: int) -> None:
+    """Prefect logs a failed flow's traceback itself; the CLI prints one ``Error:`` line
+    instead (``-v`` keeps Prefect's logs)."""
+    if verbose:
+        return
+    for name in ("prefect.flow_runs", "prefect.task_runs", "prefect.engine", "prefect"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 def _ts(seconds: float) -> str:
@@ -111,8 +150,10 @@ def _engine_overrides(kwargs: dict[str, Any]) -> dict[str, Any]:
 
 @click.group()
 @click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
-def main(verbose: int) -> None:
+@click.pass_context
+def main(ctx: click.Context, verbose: int) -> None:
     """callscope: call-recording analytics (S3 recordings -> DuckDB)."""
+    ctx.obj = {"verbose": verbose}
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("httpx", "werkzeug"):  # one line per HTTP request otherwise
@@ -121,31 +162,64 @@ def main(verbose: int) -> None:
 
 @main.command()
 @click.argument("uri")
-@click.option("--json", "as_json", is_flag=True, help="Print the CallResult as JSON.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print the stored CallResult plus categories, insights and redaction counts as JSON.",
+)
 @engine_options
 def analyze(uri: str, as_json: bool, **kwargs: Any) -> None:
     """Analyse one recording (local path or s3://bucket/key) and print the result.
 
-    A sidecar <name>.json next to the recording supplies call metadata and channel roles.
+    Runs the same stages as a nightly run (transcription, speakers, metrics, insights,
+    categories, redaction) without touching the warehouse. A sidecar <name>.json next to
+    the recording supplies call metadata and channel roles.
     """
-    from analytics.pipeline import analyze as run_analyze
+    from analytics.pipeline import analyze_stages
 
     try:
-        result = run_analyze(uri, _settings(**_engine_overrides(kwargs)))
+        out = analyze_stages(uri, _settings(**_engine_overrides(kwargs)))
     except CallscopeError as exc:
-        raise click.ClickException(f"{uri}: {exc.stage} failed: {exc}") from exc
-    click.echo(result.to_json(indent=2) if as_json else render_transcript(result))
+        raise cli_error(exc, uri) from exc
+    if as_json:
+        click.echo(json.dumps({**out["result"], **{k: v for k, v in out.items() if k != "result"}},
+                              indent=2, ensure_ascii=False, default=str))  # fmt: skip
+        return
+    click.echo(render_transcript(CallResult.from_dict(out["result"])))
+    click.echo(render_enrichment(out))
+
+
+def render_enrichment(out: dict[str, Any]) -> str:
+    """Insights, categories and redaction counts under the transcript."""
+    ins = out.get("insights") or {}
+    lines = ["", f"insights ({ins.get('engine')}/{ins.get('model')}, {ins.get('status')}):"]
+    for key in ("summary", "reason_for_call", "outcome"):
+        if ins.get(key):
+            lines.append(f"  {key.replace('_', ' ')}: {ins[key]}")
+    sentiment = ins.get("customer_sentiment") or {}
+    if sentiment:
+        lines.append(f"  customer sentiment: {sentiment.get('label')} ({sentiment.get('score')})")
+    cats = ", ".join(c["category"] for c in out.get("categories") or []) or "none"
+    lines.append(f"categories (rules {out.get('rules_version')}): {cats}")
+    counts = out.get("redaction_counts") or {}
+    found = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if v) or "none found"
+    lines.append(f"redaction: {found}")
+    return "\n".join(lines)
 
 
 @main.command()
 @click.argument("source", required=False)
 @click.option(
     "--since",
-    type=click.DateTime(),
+    type=IsoDateTime(),
     default=None,
-    help="Only recordings modified at or after this time.",
+    help="Only recordings modified at or after this ISO date/time; without a time zone it"
+    " is read in CALLSCOPE_TIMEZONE.",
 )
-@click.option("--limit", type=int, default=None, help="At most this many new calls.")
+@click.option(
+    "--limit", type=click.IntRange(min=0), default=None, help="At most this many new calls."
+)
 @click.option(
     "--warehouse",
     type=click.Path(path_type=Path),
@@ -162,14 +236,17 @@ def ingest(
 ) -> None:
     """Run the nightly_ingest flow now on SOURCE (s3://bucket/prefix or a directory)."""
     from flows.ingest import nightly_ingest
+    from flows.prefect_api import prefect_api
 
     overrides = _engine_overrides(kwargs)
     if warehouse:
         overrides["warehouse"] = str(warehouse)
+    quiet_prefect(click.get_current_context().obj.get("verbose", 0))
     try:
-        summary = nightly_ingest(source=source, since=since, limit=limit, settings=overrides)
+        with prefect_api():
+            summary = nightly_ingest(source=source, since=since, limit=limit, settings=overrides)
     except CallscopeError as exc:
-        raise click.ClickException(f"{exc.stage} failed: {exc}") from exc
+        raise cli_error(exc) from exc
     click.echo(render_summary(summary))
 
 
@@ -341,6 +418,10 @@ def eval_cmd(
         raise click.ClickException(f"{exc.stage} failed: {exc}") from exc
     click.echo(format_scores(scores, methods))
 
+
+from flows.cli_reprocess import register  # noqa: E402 - commands of flows/cli_reprocess.py
+
+register(main)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -13,7 +13,6 @@ from analytics.errors import SourceError
 from analytics.models import RecordingRef
 from analytics.sources.base import is_audio_key, parse_sidecar
 
-
 _HASHES: dict[tuple[str, int, int], str] = {}
 _HASHES_LOCK = threading.Lock()
 

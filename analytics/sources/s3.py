@@ -158,7 +158,11 @@ class S3Source:
         except ClientError:
             sidecar = None
         return self._ref(
-            key, head["ETag"], head["ContentLength"], head.get("LastModified"), sidecar,
+            key,
+            head["ETag"],
+            head["ContentLength"],
+            head.get("LastModified"),
+            sidecar,
             sidecar_etag,
         )
 

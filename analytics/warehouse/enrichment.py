@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import fields
 from datetime import UTC, datetime
-from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 import duckdb
@@ -34,7 +34,6 @@ from analytics.errors import WarehouseError
 from analytics.models import Utterance, Word
 
 
-
 class Warehouse(Protocol):
     """What the recomputations need of a warehouse (``analytics.warehouse.db.Warehouse``
     satisfies it; declared here so this module does not import the writer)."""
@@ -45,6 +44,7 @@ class Warehouse(Protocol):
     def connect(self) -> AbstractContextManager[duckdb.DuckDBPyConnection]: ...
 
     def transaction(self) -> AbstractContextManager[duckdb.DuckDBPyConnection]: ...
+
 
 log = logging.getLogger(__name__)
 

@@ -168,7 +168,8 @@ class RunBook:
                     continue
                 if ref.version not in held:
                     con.execute(
-                        "INSERT INTO call_claims VALUES (?, ?, ?, ?, ?)", [*ref.version, run_id, now]
+                        "INSERT INTO call_claims VALUES (?, ?, ?, ?, ?)",
+                        [*ref.version, run_id, now],
                     )
                     held[ref.version] = run_id
                 mine.append(ref)
