@@ -175,10 +175,12 @@ def current_lineage(settings: Settings, rules_version: str | None) -> dict[str, 
     return v
 
 
-def _differs(stored: dict[str, Any] | None, now: dict[str, Any]) -> bool:
-    """A stage differs when it has no stored lineage, or a key both sides know differs."""
+def _differs(stored: dict[str, Any] | None, now: dict[str, Any], from_audio: bool) -> bool:
+    """A stage differs when a key both sides know differs. A stage with no stored lineage
+    (analyses landed before it was recorded) re-runs when that is cheap; one that needs
+    the audio is assumed unchanged rather than re-transcribing a whole archive."""
     if not stored:
-        return True
+        return not from_audio
     return any(stored[k] != now[k] for k in stored.keys() & now.keys())
 
 
@@ -188,6 +190,8 @@ def stages_to_rerun(
     """The stages to re-run (in order, dependants included) so an analysis made with the
     ``stored`` lineage matches ``current``; empty when nothing changed."""
     changed = {
-        target for name, target in _COMPARED.items() if _differs(stored.get(name), current[name])
+        target
+        for name, target in _COMPARED.items()
+        if _differs(stored.get(name), current[name], target in ("transcribe", "diarize"))
     }
     return [s for s in downstream(changed) if s != "land"] if changed else []
