@@ -137,8 +137,16 @@ def test_a_failure_while_landing_leaves_current_on_the_old_analysis(
 
 
 def test_failed_recordings_are_selected_until_they_land(wh: Warehouse, ruleset: RuleSet) -> None:
-    wh.record_error(run_id="r0", source_uri="s3://b/a/bad.wav", etag="e", call_id="bad",
-                    stage="fetch", error_type="AccessError", reason="denied", retryable=True)  # fmt: skip
+    wh.record_error(
+        run_id="r0",
+        source_uri="s3://b/a/bad.wav",
+        etag="e",
+        call_id="bad",
+        stage="fetch",
+        error_type="AccessError",
+        reason="denied",
+        retryable=True,
+    )
     plan = plan_reprocess(wh, Selector(failed=True), ("auto",), Settings(), ruleset)
     assert [(c.target.source_uri, c.stages[:3]) for c in plan.calls] == [
         ("s3://b/a/bad.wav", ("fetch", "decode", "transcribe"))

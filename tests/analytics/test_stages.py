@@ -65,5 +65,5 @@ def test_explicit_stages_bring_their_dependants() -> None:
     assert downstream(["metrics"]) == ["metrics", "categories", "land"]
     assert parse_stages("insights,categories") == ("insights", "categories")
     assert parse_stages(["auto"]) == ("auto",)
-    with pytest.raises(ConfigError, match="unknown stage.*transcribe"):
+    with pytest.raises(ConfigError, match=r"unknown stage.*transcrib"):
         parse_stages("transcrib")
