@@ -194,3 +194,18 @@ def test_a_killed_run_is_marked_crashed_and_the_next_lands_each_call_once(
     ]
     per_call = _rows(env, "SELECT source_uri, count(*) FROM analyses GROUP BY ALL")
     assert len(per_call) == 4 and all(n == 1 for _, n in per_call)
+
+
+def test_a_failed_run_prints_one_clean_error_line(tmp_path: Path) -> None:
+    speech_clip(tmp_path / "rec" / "x.wav", 0.0)
+    clean_env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "ingest", str(tmp_path / "rec"), "--model",
+         "huge-v9", "--warehouse", str(tmp_path / "w.duckdb")],
+        cwd=ROOT, env={**clean_env, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
+        timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout
+    assert proc.stderr.strip().splitlines()[-1].startswith("Error: configuration error:")
+    assert "huge-v9" in proc.stderr
