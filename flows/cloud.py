@@ -17,9 +17,9 @@ from analytics.models import CallMetadata, RecordingRef
 from analytics.pipeline import PipelineOptions, process_call, read_metadata
 from analytics.sources import open_source
 from analytics.transcription.assemblyai import make_assemblyai_transcriber
-from analytics.transcription.assemblyai_jobs import AssemblyAIJobStore
 from analytics.transcription.base import Media
 from analytics.warehouse import Warehouse
+from analytics.warehouse.engine_jobs import WarehouseJobStore
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ def assemblyai_batch(
     each call's processed result or its error. Runs in the flow: the job store writes the
     warehouse, and the flow is its only writer."""
     aai = make_assemblyai_transcriber(cfg)
-    jobs = AssemblyAIJobStore(wh)
+    jobs = WarehouseJobStore(wh)
     source = open_source(source_uri, cfg)
     cache = cfg.data_dir / "cache" / "recordings"
     submitted: dict[str, tuple[RecordingRef, CallMetadata, Path]] = {}
