@@ -49,7 +49,7 @@ def render_result(summary: dict[str, Any]) -> str:
 
 
 def _selector_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    from flows.cli import IsoDateTime
+    from flows.cli_support import IsoDateTime
 
     options = [
         click.option("--call-id", "call_ids", multiple=True, help="This call (repeatable)."),
@@ -76,7 +76,7 @@ def _selector_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 def _run_flow(params: dict[str, Any], in_process: bool, verbose: int) -> dict[str, Any]:
     """In this process (a temporary Prefect server when none is configured), or -- with
     PREFECT_API_URL set in the environment -- through the ``reprocess`` deployment."""
-    from flows.cli import quiet_prefect
+    from flows.cli_support import quiet_prefect
     from flows.prefect_api import prefect_api
     from flows.reprocess import PROGRESS, dry_run_plan, reprocess
 
@@ -108,7 +108,7 @@ def _invoke(ctx: click.Context, params: dict[str, Any], as_json: bool, in_proces
     try:
         out = _run_flow(params, in_process, verbose)
     except CallscopeError as exc:
-        from flows.cli import cli_error
+        from flows.cli_support import cli_error
 
         raise cli_error(exc) from exc
     if as_json:

@@ -19,7 +19,8 @@ from click.testing import CliRunner
 from analytics.errors import ConfigError
 from analytics.sources import LocalSource
 from analytics.warehouse import connect_read_only
-from flows.cli import IsoDateTime, main
+from flows.cli import main
+from flows.cli_support import IsoDateTime
 from flows.ingest import aware
 from tests.conftest import ROOT
 from tests.flows.clips import speech_clip
