@@ -63,9 +63,10 @@ def lineage_key(result: CallResult) -> str:
 
 
 def _connect(
-    path: Path, read_only: bool, wait_s: float = _LOCK_WAIT_S
+    path: Path, read_only: bool, wait_s: float | None = None
 ) -> duckdb.DuckDBPyConnection:
     """Open the file, waiting while another process holds the write lock."""
+    wait_s = _LOCK_WAIT_S if wait_s is None else wait_s
     deadline = time.monotonic() + wait_s
     delay = 0.05
     while True:
@@ -90,7 +91,7 @@ def _connect(
 
 @contextmanager
 def connect_read_only(
-    path: Path | str, wait_s: float = _LOCK_WAIT_S
+    path: Path | str, wait_s: float | None = None
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-only connection for analysts and the dashboard (waits out a writer)."""
     path = Path(path)

@@ -210,3 +210,24 @@ def test_a_failed_run_prints_one_clean_error_line(tmp_path: Path) -> None:
     assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout
     assert proc.stderr.strip().splitlines()[-1].startswith("Error: configuration error:")
     assert "huge-v9" in proc.stderr
+
+
+def test_a_locked_warehouse_is_reported_as_such(
+    prefect_harness: None, env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "rec").mkdir()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]);"
+         " print('locked', flush=True); time.sleep(120)", str(env)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        monkeypatch.setattr("analytics.warehouse.db._LOCK_WAIT_S", 0.5)
+        result = CliRunner().invoke(main, ["ingest", str(tmp_path / "rec")])
+    finally:
+        holder.kill()
+        holder.wait()
+    assert result.exit_code == 1
+    assert "is locked by another process" in result.output
+    assert "land failed" not in result.output and "Traceback" not in result.output
