@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import duckdb
@@ -28,10 +30,12 @@ from analytics.stages import REPROCESS_STAGES, current_lineage, downstream, stag
 from analytics.warehouse.db import Warehouse
 from analytics.warehouse.derive import (
     Derived,
-    land_derived,
+    StoredCall,
     load_stored,
     stored_metrics,
+    stored_outcome,
     stored_stages,
+    write_derived,
 )
 
 log = logging.getLogger(__name__)
@@ -298,6 +302,83 @@ def new_lineage(
     return out
 
 
+def _derive(
+    stored: StoredCall,
+    outcome: dict[str, Any] | None,
+    run: tuple[str, ...],
+    *,
+    current: dict[str, dict[str, Any]],
+    ruleset: RuleSet,
+    insights: InsightsEngine | None,
+    force: str,
+) -> Derived:
+    """Re-run ``run`` (metrics / insights / categories) on a stored analysis."""
+    result = stored.result
+    utts = list(result.utterances)
+    metrics = None
+    if "metrics" in run:
+        metrics = compute_metrics(utts, result.duration_s, loudness=list(stored.loudness))
+        result = replace(result, metrics=json.loads(json.dumps(metrics.to_dict())))
+    ins = None
+    if "insights" in run and insights is not None:
+        ins = analyze_safely(insights, utts, CallContext.from_result(result))
+        outcome = {"outcome": ins.insights.outcome} if ins.ok and ins.insights else None
+    categories = None
+    if "categories" in run:
+        m = metrics or stored_metrics(stored)
+        if m is None:
+            m = compute_metrics(utts, result.duration_s, loudness=list(stored.loudness))
+        categories = apply_rules(ruleset, utts, m, outcome)
+    result = replace(result, stages=new_lineage(stored.stages, current, run, force))
+    return Derived(result, metrics, ins, categories, ruleset)
+
+
+def rederive_many(
+    wh: Warehouse,
+    calls: Sequence[PlannedCall],
+    *,
+    settings: Settings,
+    ruleset: RuleSet,
+    insights: InsightsEngine | None,
+    run_id: str,
+    force: bool = False,
+    batch: int = 16,
+) -> Iterator[tuple[PlannedCall, str | None]]:
+    """Re-run metrics / insights / categories of calls from their stored analyses (no
+    audio, no transcriber); yield each call with its new analysis id (None: same lineage,
+    nothing done). One transaction per call; calls share an opening of the file in
+    batches (opening and closing DuckDB costs more than re-deriving a call), except that
+    LLM requests are never made while the warehouse is open."""
+    current = current_lineage(settings, ruleset.version)
+    derive = partial(
+        _derive, current=current, ruleset=ruleset, insights=insights,
+        force=run_id if force else "",
+    )  # fmt: skip
+    remote = insights is not None and insights.name != "offline"
+    for i in range(0, len(calls), batch):
+        chunk = calls[i : i + batch]
+        if remote and any("insights" in c.stages for c in chunk):
+            with wh.connect() as con:
+                loaded = [_load(con, c) for c in chunk]
+            derived = [derive(s, o, c.stages) for c, (s, o) in zip(chunk, loaded, strict=True)]
+            with wh.connect() as con:
+                for c, (s, _), d in zip(chunk, loaded, derived, strict=True):
+                    yield c, write_derived(con, s, d, run_id=run_id)
+            continue
+        with wh.connect() as con:
+            for c in chunk:
+                s, o = _load(con, c)
+                yield c, write_derived(con, s, derive(s, o, c.stages), run_id=run_id)
+
+
+def _load(
+    con: duckdb.DuckDBPyConnection, planned: PlannedCall
+) -> tuple[StoredCall, dict[str, Any] | None]:
+    assert planned.target.analysis_id is not None, "a call that never landed needs audio"
+    stored = load_stored(con, planned.target.analysis_id)
+    return stored, stored_outcome(con, stored.analysis_id)
+
+
 def rederive(
     wh: Warehouse,
     planned: PlannedCall,
@@ -308,43 +389,7 @@ def rederive(
     run_id: str,
     force: bool = False,
 ) -> str | None:
-    """Re-run metrics / insights / categories of one call from its stored analysis (no
-    audio, no transcriber) and land the new analysis. None: same lineage, nothing done."""
-    assert planned.target.analysis_id is not None
-    with wh.connect() as con:
-        stored = load_stored(con, planned.target.analysis_id)
-    run = planned.stages
-    result = stored.result
-    utts = list(result.utterances)
-    metrics = None
-    if "metrics" in run:
-        metrics = compute_metrics(utts, result.duration_s, loudness=list(stored.loudness))
-        result = replace(result, metrics=json.loads(json.dumps(metrics.to_dict())))
-    ins = None
-    if "insights" in run and insights is not None:
-        ins = analyze_safely(insights, utts, CallContext.from_result(result))
-    categories = None
-    if "categories" in run:
-        m = metrics or stored_metrics(stored)
-        if m is None:
-            m = compute_metrics(utts, result.duration_s, loudness=list(stored.loudness))
-        outcome = _outcome_of(wh, stored.analysis_id) if ins is None else (
-            {"outcome": ins.insights.outcome} if ins.ok and ins.insights else None
-        )  # fmt: skip
-        categories = apply_rules(ruleset, utts, m, outcome)
-    current = current_lineage(settings, ruleset.version)
-    result = replace(
-        result, stages=new_lineage(stored.stages, current, run, run_id if force else "")
-    )
-    derived = Derived(result, metrics, ins, categories, ruleset)
-    return land_derived(wh, stored, derived, run_id=run_id)
-
-
-def _outcome_of(wh: Warehouse, analysis_id: str) -> dict[str, Any] | None:
-    with wh.connect() as con:
-        row = con.execute(
-            "SELECT outcome FROM insights WHERE analysis_id = ? AND status = 'ok'"
-            " AND prompt_version <> 'native' ORDER BY created_at DESC LIMIT 1",
-            [analysis_id],
-        ).fetchone()
-    return {"outcome": row[0]} if row else None
+    """:func:`rederive_many` for one call."""
+    ((_, analysis_id),) = rederive_many(wh, [planned], settings=settings, ruleset=ruleset,
+                                        insights=insights, run_id=run_id, force=force)  # fmt: skip
+    return analysis_id

@@ -34,7 +34,7 @@ from analytics.reprocess import (
     new_lineage,
     parse_stages,
     plan_reprocess,
-    rederive,
+    rederive_many,
 )
 from analytics.sources import open_source, split_object_uri
 from analytics.stages import current_lineage, needs_audio
@@ -223,12 +223,10 @@ def _run(
     stored = [c for c in work if not needs_audio(c.stages)]
     audio = [c for c in work if needs_audio(c.stages)]
     log.info("reprocess: %d calls from stored rows, %d from audio", len(stored), len(audio))
-    for planned in stored:
-        finished(
-            planned,
-            rederive(wh, planned, settings=cfg, ruleset=ruleset, insights=insights,
-                     run_id=run_id, force=force),
-        )  # fmt: skip
+    for planned, analysis_id in rederive_many(
+        wh, stored, settings=cfg, ruleset=ruleset, insights=insights, run_id=run_id, force=force
+    ):
+        finished(planned, analysis_id)
     if audio:
         make_transcriber(cfg)  # a configuration error (bad model name) fails the run here
         lineage = new_lineage({}, current, tuple(current), run_id if force else "")

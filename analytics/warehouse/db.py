@@ -62,9 +62,7 @@ def lineage_key(result: CallResult) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:32]
 
 
-def _connect(
-    path: Path, read_only: bool, wait_s: float | None = None
-) -> duckdb.DuckDBPyConnection:
+def _connect(path: Path, read_only: bool, wait_s: float | None = None) -> duckdb.DuckDBPyConnection:
     """Open the file, waiting while another process holds the write lock."""
     wait_s = _LOCK_WAIT_S if wait_s is None else wait_s
     deadline = time.monotonic() + wait_s

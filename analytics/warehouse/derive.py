@@ -185,51 +185,81 @@ def land_derived(
 ) -> str | None:
     """Land ``derived`` as a new analysis of the stored call and make it current, in one
     transaction. Returns its id, or None when this lineage had already landed (no-op)."""
+    with wh.connect() as con:
+        return write_derived(con, stored, derived, run_id=run_id)
+
+
+def write_derived(
+    con: duckdb.DuckDBPyConnection,
+    stored: StoredCall,
+    derived: Derived,
+    *,
+    run_id: str | None,
+) -> str | None:
+    """:func:`land_derived` on an open connection (one transaction of its own), so a batch
+    of calls can share one opening of the file."""
     result, old = derived.result, stored.analysis_id
     key = lineage_key(result)
     new = uuid.uuid4().hex
     now = datetime.now(UTC)
+    con.execute("BEGIN TRANSACTION")
     try:
-        with wh.transaction() as con:
-            if con.execute(
-                "SELECT 1 FROM analyses WHERE call_id = ? AND lineage_key = ?",
-                [result.call_id, key],
-            ).fetchone():
-                log.info("call %s: this lineage already landed; nothing to do", result.call_id)
-                return None
-            con.execute(
-                "INSERT INTO analyses BY NAME SELECT * REPLACE (? AS analysis_id, ? AS run_id,"
-                " ? AS lineage_key, ? AS stages, ? AS created_at, ? AS parent_analysis_id,"
-                " 0.0 AS processing_s) FROM analyses WHERE analysis_id = ?",
-                [new, run_id, key, json.dumps(result.stages, default=str), now, old, old],
+        if con.execute(
+            "SELECT 1 FROM analyses WHERE call_id = ? AND lineage_key = ?",
+            [result.call_id, key],
+        ).fetchone():
+            con.execute("ROLLBACK")
+            log.info("call %s: this lineage already landed; nothing to do", result.call_id)
+            return None
+        con.execute(
+            "INSERT INTO analyses BY NAME SELECT * REPLACE (? AS analysis_id, ? AS run_id,"
+            " ? AS lineage_key, ? AS stages, ? AS created_at, ? AS parent_analysis_id,"
+            " 0.0 AS processing_s) FROM analyses WHERE analysis_id = ?",
+            [new, run_id, key, json.dumps(result.stages, default=str), now, old, old],
+        )
+        _copy(con, "utterances", old, new)
+        _copy(con, "words", old, new)
+        _copy(con, "redaction_counts", old, new)
+        if derived.metrics is not None:
+            write_metrics(con, new, result.call_id, derived.metrics)
+        else:
+            for table in _METRIC_TABLES:
+                _copy(con, table, old, new)
+        if derived.insights is not None:
+            _copy(con, "insights", old, new, " AND prompt_version = 'native'")
+            write_insights(con, new, result.call_id, derived.insights)
+        else:
+            _copy(con, "insights", old, new)
+        if derived.categories is not None and derived.ruleset is not None:
+            write_category_matches(
+                con, new, result.call_id, derived.categories, derived.ruleset.version
             )
-            _copy(con, "utterances", old, new)
-            _copy(con, "words", old, new)
-            _copy(con, "redaction_counts", old, new)
-            if derived.metrics is not None:
-                write_metrics(con, new, result.call_id, derived.metrics)
-            else:
-                for table in _METRIC_TABLES:
-                    _copy(con, table, old, new)
-            if derived.insights is not None:
-                _copy(con, "insights", old, new, " AND prompt_version = 'native'")
-                write_insights(con, new, result.call_id, derived.insights)
-            else:
-                _copy(con, "insights", old, new)
-            if derived.categories is not None and derived.ruleset is not None:
-                write_category_matches(
-                    con, new, result.call_id, derived.categories, derived.ruleset.version
-                )
-            else:
-                _copy(con, "category_matches", old, new)
-            con.execute(
-                "UPDATE calls SET current_analysis_id = ?, updated_at = ? WHERE call_id = ?",
-                [new, now, result.call_id],
-            )
-    except duckdb.Error as exc:
-        raise WarehouseError(f"landing reprocessed call {result.call_id} failed: {exc}") from exc
+        else:
+            _copy(con, "category_matches", old, new)
+        con.execute(
+            "UPDATE calls SET current_analysis_id = ?, updated_at = ? WHERE call_id = ?",
+            [new, now, result.call_id],
+        )
+        con.execute("COMMIT")
+    except BaseException as exc:
+        con.execute("ROLLBACK")
+        if isinstance(exc, duckdb.Error):
+            raise WarehouseError(
+                f"landing reprocessed call {result.call_id} failed: {exc}"
+            ) from exc
+        raise
     log.info("call %s: derived analysis %s from %s", result.call_id, new, old)
     return new
+
+
+def stored_outcome(con: duckdb.DuckDBPyConnection, analysis_id: str) -> dict[str, Any] | None:
+    """The outcome of an analysis' newest successful insights (for outcome rules)."""
+    row = con.execute(
+        "SELECT outcome FROM insights WHERE analysis_id = ? AND status = 'ok'"
+        " AND prompt_version <> 'native' ORDER BY created_at DESC LIMIT 1",
+        [analysis_id],
+    ).fetchone()
+    return {"outcome": row[0]} if row else None
 
 
 def stored_metrics(stored: StoredCall) -> CallMetrics | None:
