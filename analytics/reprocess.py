@@ -49,8 +49,10 @@ DIFFERS = {
     "rules": ("categories", "rules_version"),
 }
 INSIGHTS_STATUSES = ("failed", "skipped_budget")
-#: Rough seconds of work per call for a time estimate (bench/reprocess.py measures them).
-_SECONDS = {"audio_rtf": 0.12, "llm": 4.0, "offline": 0.05, "stored": 0.05}
+#: Seconds of work per call for a time estimate when the warehouse has no history of the
+#: engine (its measured processing time per audio second is used when it has):
+#: bench/reprocess.py measures them.
+_SECONDS = {"audio_rtf": 0.7, "llm": 4.0, "offline": 0.05, "stored": 0.3}
 
 
 @dataclass(frozen=True)
@@ -257,6 +259,7 @@ def make_plan(
     stages: tuple[str, ...],
     settings: Settings,
     current: dict[str, dict[str, Any]],
+    rtf: float | None = None,
 ) -> Plan:
     """Stages per call and the estimate (engine minutes at the configured price, LLM
     tokens ~ 1.35 per word plus prompt and answer, time from rough per-stage rates)."""
@@ -273,7 +276,7 @@ def make_plan(
         planned.append(PlannedCall(t, run))
         if "transcribe" in run:
             minutes += t.duration_s / 60
-            seconds += t.duration_s * _SECONDS["audio_rtf"]
+            seconds += t.duration_s * (rtf or _SECONDS["audio_rtf"])
         if "insights" in run:
             tokens += int(t.n_words * 1.35) + 900 if llm else 0
             seconds += _SECONDS["llm" if llm else "offline"]
@@ -287,8 +290,17 @@ def make_plan(
 def plan_reprocess(
     wh: Warehouse, sel: Selector, stages: tuple[str, ...], settings: Settings, ruleset: RuleSet
 ) -> Plan:
+    """Select the calls and plan their stages; time estimates use the processing time per
+    audio second this warehouse measured for the configured engine and model."""
     current = current_lineage(settings, ruleset.version)
-    return make_plan(select_targets(wh, sel, current), stages, settings, current)
+    targets = select_targets(wh, sel, current)
+    with wh.connect() as con:
+        row = con.execute(
+            "SELECT sum(processing_s) / nullif(sum(duration_s), 0) FROM analyses"
+            " WHERE engine = ? AND model = ? AND processing_s > 0",
+            [settings.engine, settings.model],
+        ).fetchone()
+    return make_plan(targets, stages, settings, current, rtf=row[0] if row else None)
 
 
 def new_lineage(

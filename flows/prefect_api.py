@@ -47,6 +47,16 @@ def configured_api_url() -> str | None:
     return PREFECT_API_URL.value() or None
 
 
+def _flush_logs() -> None:
+    """Send buffered flow-run logs while the server still listens."""
+    try:
+        from prefect.logging.handlers import APILogHandler
+
+        APILogHandler.flush()
+    except Exception as exc:  # logs are best effort; never mask the run's own outcome
+        log.debug("flushing Prefect logs failed: %s", exc)
+
+
 @contextmanager
 def prefect_api(startup_timeout_s: float = 180.0) -> Iterator[str]:
     """Yield the API URL flows of this process talk to (see the module docstring)."""
@@ -95,6 +105,7 @@ def prefect_api(startup_timeout_s: float = 180.0) -> Iterator[str]:
         with temporary_settings({PREFECT_API_URL: api}):
             yield api
     finally:
+        _flush_logs()
         proc.terminate()
         try:
             proc.wait(timeout=10)

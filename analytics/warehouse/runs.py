@@ -15,7 +15,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Any
@@ -177,15 +177,3 @@ class RunBook:
             log.info("run %s: %d recordings held by another run or landed meanwhile",
                      run_id, len(refs) - len(mine))  # fmt: skip
         return mine
-
-    def runs(self, status: str | None = None) -> Iterator[dict[str, Any]]:
-        """Run rows, newest first (optionally of one status)."""
-        with self.connect() as con:
-            cur = con.execute(
-                "SELECT * FROM runs WHERE ? IS NULL OR status = ? ORDER BY started_at DESC",
-                [status, status],
-            )
-            cols = [d[0] for d in cur.description]
-            rows = cur.fetchall()
-        for row in rows:
-            yield dict(zip(cols, row, strict=True))
