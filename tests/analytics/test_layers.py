@@ -40,6 +40,7 @@ def _imports(path: str) -> set[str]:
 
 
 def test_no_import_cycle_between_the_writer_and_enrichment() -> None:
-    assert "analytics.warehouse.enrichment" in _imports("analytics/warehouse/db.py")
+    assert "analytics.warehouse.rows" in _imports("analytics/warehouse/db.py")
+    assert "analytics.warehouse.enrichment" in _imports("analytics/warehouse/rows.py")
     assert not {m for m in _imports("analytics/warehouse/enrichment.py")
                 if m.startswith("analytics.warehouse")}  # fmt: skip
