@@ -40,6 +40,12 @@ class Settings(BaseSettings):
         "s3://callscope-recordings/recordings/",
         description="Default recording source: s3://bucket/prefix or a local directory.",
     )
+    download_cache_mb: int = Field(
+        0,
+        ge=0,
+        description="Keep downloaded recordings in data/cache/recordings up to this many MB"
+        " (newest first); 0 deletes each download once its call is processed.",
+    )
 
     # --- S3 (any S3-compatible store) ----------------------------------------------
     s3_endpoint_url: str | None = Field(

@@ -9,18 +9,29 @@ class CallscopeError(Exception):
     stage = "unknown"
     #: A transient error may succeed when retried (network blip, throttling).
     transient = False
+    #: A permanent error is a property of this version of the recording (corrupt audio,
+    #: invalid sidecar): discovery skips that version until the object or its sidecar
+    #: changes. Non-permanent failures (access, network) are tried again by the next run.
+    permanent = True
 
 
 class ConfigError(CallscopeError):
-    """A setting or argument is invalid; the message names it and the fix."""
+    """A setting or argument is invalid; the message names it and the fix. It fails the
+    run (never recorded against a call)."""
 
     stage = "config"
+    permanent = False
 
 
 class SourceError(CallscopeError):
     """A recording source could not be listed or an object could not be fetched."""
 
     stage = "fetch"
+    permanent = False
+
+
+class AccessError(SourceError):
+    """The store refused access (credentials, bucket policy); fixable, so not permanent."""
 
 
 class TransientSourceError(SourceError):
@@ -55,6 +66,13 @@ class WarehouseError(CallscopeError):
     """The DuckDB warehouse could not be opened, migrated or written."""
 
     stage = "land"
+    permanent = False
+
+
+class WarehouseLockedError(WarehouseError):
+    """Another process holds the warehouse's write lock for longer than we wait."""
+
+    stage = "warehouse"
 
 
 class InsightsError(CallscopeError):

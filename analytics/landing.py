@@ -10,15 +10,22 @@ import logging
 from dataclasses import dataclass, replace
 from typing import Any
 
+import duckdb
+
 from analytics.agent_metrics import agent_metrics
 from analytics.enrich.privacy import PrivacyPolicy, privatize_result
-from analytics.enrich.rules import RuleSet
+from analytics.enrich.rules import RuleSet, apply_rules
 from analytics.insights import CallContext, analyze_safely
 from analytics.insights.base import InsightResult, InsightsEngine
 from analytics.models import CallResult
 from analytics.warehouse import Warehouse
 from analytics.warehouse.agent import write_agent_metrics
-from analytics.warehouse.insights import land_insights, write_native_insights
+from analytics.warehouse.enrichment import metrics_from_dict
+from analytics.warehouse.insights import (
+    write_insights,
+    write_native_insights,
+    write_redaction_counts,
+)
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +47,27 @@ def add_insights(result: CallResult, engine: InsightsEngine | None) -> Processed
     )
 
 
+def redact_for_storage(
+    result: CallResult, redact_pii: bool, privacy: PrivacyPolicy | None = None
+) -> tuple[CallResult, dict[str, int]]:
+    """The result as it is stored (redacted unless the team keeps raw text; whether it
+    was is part of the lineage) and the PII counts found.
+
+    ``privacy`` (default: ``PrivacyPolicy(redact_pii)``, which drops every sidecar free
+    field) also says which sidecar fields are kept or hashed; engine extras are redacted."""
+    policy = privacy if privacy is not None else PrivacyPolicy(redact_pii=redact_pii)
+    policy = replace(policy, redact_pii=redact_pii)
+    stored, counts = privatize_result(result, policy)
+    stored = replace(stored, params={**stored.params, "redact_pii": redact_pii})
+    return stored, counts
+
+
+def _outcome(ins: InsightResult | None) -> dict[str, Any] | None:
+    if ins is not None and ins.ok and ins.insights is not None:
+        return {"outcome": ins.insights.outcome}
+    return None
+
+
 def land_processed(
     wh: Warehouse,
     processed: Processed,
@@ -50,34 +78,64 @@ def land_processed(
     privacy: PrivacyPolicy | None = None,
 ) -> str | None:
     """Land one call (redacted unless the team keeps raw text), its categories, insights,
-    the engine's native insights and the redaction counts. Returns the analysis id, or
-    None when this exact lineage had already landed.
-
-    ``privacy`` (default: ``PrivacyPolicy(redact_pii)``, which drops every sidecar free
-    field) also says which sidecar fields are kept or hashed; engine extras are redacted."""
+    the engine's native insights, agent-side metrics and the redaction counts, all in one
+    transaction. Returns the analysis id, or None when this exact lineage had already
+    landed."""
     result = processed.result
     # agent-side metrics (sidecar events): validated before anything lands
     metrics = agent_metrics(result.metadata.extra, result.utterances)
-    policy = privacy if privacy is not None else PrivacyPolicy(redact_pii=redact_pii)
-    policy = replace(policy, redact_pii=redact_pii)
-    stored, counts = privatize_result(result, policy)
-    # Whether text was redacted changes what lands, so it is part of the lineage.
-    stored = replace(stored, params={**stored.params, "redact_pii": redact_pii})
+    stored, counts = redact_for_storage(result, redact_pii, privacy)
     ins = processed.insights
-    outcome: dict[str, Any] | None = None
-    if ins is not None and ins.ok and ins.insights is not None:
-        outcome = {"outcome": ins.insights.outcome}
-    analysis_id = wh.land(stored, run_id=run_id, ruleset=ruleset, insights=outcome)
-    if analysis_id is None:
-        return None
-    if ins is not None:
-        land_insights(wh, analysis_id, result.call_id, ins, counts)
-    if metrics is not None:
-        with wh.transaction() as con:
+
+    def extra(con: duckdb.DuckDBPyConnection, analysis_id: str) -> None:
+        if ins is not None:
+            write_insights(con, analysis_id, result.call_id, ins)
+        write_redaction_counts(con, analysis_id, result.call_id, counts)
+        if metrics is not None:
             write_agent_metrics(con, analysis_id, result.call_id, metrics, result.metadata.extra)
-    if stored.native:
-        with wh.transaction() as con:
+        if stored.native:
             write_native_insights(
                 con, analysis_id, result.call_id, result.engine, result.model, stored.native
             )
-    return analysis_id
+
+    return wh.land(stored, run_id=run_id, ruleset=ruleset, insights=_outcome(ins), writers=[extra])
+
+
+def _insights_dict(ins: InsightResult | None) -> dict[str, Any] | None:
+    if ins is None:
+        return None
+    return {
+        "status": ins.status,
+        "engine": ins.engine,
+        "model": ins.model,
+        "prompt_version": ins.prompt_version,
+        "error": ins.error,
+        "tokens_in": ins.tokens_in,
+        "tokens_out": ins.tokens_out,
+        "cost_usd": ins.cost_usd,
+        **(ins.insights.model_dump(mode="json") if ins.insights is not None else {}),
+    }
+
+
+def describe(
+    processed: Processed,
+    ruleset: RuleSet | None,
+    redact_pii: bool,
+    privacy: PrivacyPolicy | None = None,
+) -> dict[str, Any]:
+    """What a nightly run would store for this call, without a warehouse: the stored
+    (redacted) result, its categories, insights and redaction counts, as plain data."""
+    stored, counts = redact_for_storage(processed.result, redact_pii, privacy)
+    ins = processed.insights
+    categories: list[dict[str, Any]] = []
+    if ruleset is not None and stored.metrics is not None:
+        metrics = metrics_from_dict(stored.metrics)
+        for m in apply_rules(ruleset, list(stored.utterances), metrics, _outcome(ins)):
+            categories.append(m.to_dict())
+    return {
+        "result": stored.to_dict(),
+        "categories": categories,
+        "rules_version": ruleset.version if ruleset else None,
+        "insights": _insights_dict(ins),
+        "redaction_counts": counts,
+    }

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -112,6 +114,16 @@ class CallMetadata:
         )
 
 
+def derived_call_id(uri: str, key: str) -> str:
+    """A call id for a recording whose sidecar names none: a readable slug of the full
+    object key plus a short hash of the recording's URI (source + key), so ``a/0001.wav``
+    and ``b/0001.wav`` -- or the same key in two buckets -- are two calls, and the same
+    object always gets the same id."""
+    stem = key.rsplit(".", 1)[0] if "." in key.rsplit("/", 1)[-1] else key
+    slug = re.sub(r"[^a-z0-9]+", "-", stem.lower()).strip("-")[-60:].lstrip("-") or "call"
+    return f"{slug}-{hashlib.sha256(uri.encode()).hexdigest()[:8]}"
+
+
 @dataclass(frozen=True)
 class RecordingRef:
     """One recording in a source, as listed (nothing downloaded yet)."""
@@ -122,12 +134,25 @@ class RecordingRef:
     size: int
     last_modified: datetime | None = None
     sidecar_key: str | None = None
+    #: Version of the sidecar (its ETag, or a content hash for local files); None when
+    #: there is no sidecar. Part of what discovery treats as "known".
+    sidecar_etag: str | None = None
 
     @property
     def stem(self) -> str:
-        """File name without directories and extension; the default call id."""
+        """File name without directories and extension (display only, not an identity)."""
         name = self.key.rsplit("/", 1)[-1]
         return name.rsplit(".", 1)[0] if "." in name else name
+
+    @property
+    def default_call_id(self) -> str:
+        """The call id when the sidecar names none (see :func:`derived_call_id`)."""
+        return derived_call_id(self.uri, self.key)
+
+    @property
+    def version(self) -> tuple[str, str, str]:
+        """What discovery compares: the object, its version and its sidecar's version."""
+        return (self.uri, self.etag, self.sidecar_etag or "")
 
 
 @dataclass(frozen=True)
@@ -164,6 +189,13 @@ class CallResult:
     engine_job_id: str | None = None
     #: Conversation metrics (``analytics.enrich.metrics.CallMetrics.to_dict()``).
     metrics: dict[str, Any] | None = None
+    #: Last-modified time of the object version analysed: ``current`` never moves to an
+    #: analysis of an older version than the one it shows.
+    source_modified_at: datetime | None = None
+    #: Version of the sidecar the metadata came from (None: no sidecar).
+    sidecar_etag: str | None = None
+    #: Stage lineage: stage name -> {"version": ..., params} (see ``analytics.stages``).
+    stages: dict[str, Any] = field(default_factory=dict)
 
     @property
     def words(self) -> list[Word]:
@@ -179,6 +211,8 @@ class CallResult:
         """A JSON-ready dict (datetimes as ISO strings)."""
         out = asdict(self)
         out["created_at"] = self.created_at.isoformat()
+        if self.source_modified_at is not None:
+            out["source_modified_at"] = self.source_modified_at.isoformat()
         md = out["metadata"]
         md["started_at"] = (
             self.metadata.started_at.isoformat() if self.metadata.started_at else None
@@ -218,4 +252,6 @@ class CallResult:
         )
         fields = {k: v for k, v in data.items() if k not in ("metadata", "utterances")}
         fields["created_at"] = datetime.fromisoformat(fields["created_at"])
+        if fields.get("source_modified_at"):
+            fields["source_modified_at"] = datetime.fromisoformat(fields["source_modified_at"])
         return cls(metadata=metadata, utterances=utterances, **fields)

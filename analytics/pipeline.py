@@ -27,9 +27,10 @@ from analytics.diarization import (
     make_role_assigner,
 )
 from analytics.enrich.metrics import compute_metrics, utterance_loudness
-from analytics.errors import CallscopeError
+from analytics.errors import CallscopeError, ConfigError, SourceError
 from analytics.models import CallMetadata, CallResult, RecordingRef
 from analytics.sources import RecordingSource, open_source, split_object_uri
+from analytics.sources.base import release_download
 from analytics.transcription import CallTranscriber, make_transcriber
 from analytics.transcription.base import Media
 from analytics.transcription.channels import UNKNOWN_SPEAKER
@@ -203,26 +204,60 @@ def process_ref(
     cache_dir: Path,
     options: PipelineOptions | None = None,
     diarizer: Diarizer | None = None,
+    call_id: str | None = None,
+    stages: dict[str, Any] | None = None,
+    cache_bytes: int = 0,
 ) -> CallResult:
-    """Fetch one listed recording and its sidecar, then run :func:`process_call`."""
-    sidecar = source.read_sidecar(ref)
-    metadata = CallMetadata.from_sidecar(sidecar or {}, default_call_id=ref.stem)
+    """Fetch one listed recording and its sidecar, then run :func:`process_call`.
+
+    The call id is the sidecar's ``call_id``, else ``call_id`` (the id this recording
+    already has in the warehouse), else one derived from the source and the full key.
+    ``stages`` is the stage lineage to record. A downloaded copy is removed afterwards,
+    or kept in ``cache_dir`` up to ``cache_bytes``.
+    """
+    metadata = read_metadata(source, ref, call_id)
     path = source.fetch(ref, cache_dir)
-    url = source.presign(ref) if transcriber.wants_url else None
-    return process_call(
-        path,
-        transcriber=transcriber,
-        metadata=metadata,
-        source_uri=ref.uri,
-        etag=ref.etag,
-        options=options,
-        media_url=url,
-        diarizer=diarizer,
+    try:
+        url = source.presign(ref) if transcriber.wants_url else None
+        result = process_call(
+            path,
+            transcriber=transcriber,
+            metadata=metadata,
+            source_uri=ref.uri,
+            etag=ref.etag,
+            options=options,
+            media_url=url,
+            diarizer=diarizer,
+        )
+    finally:
+        release_download(path, cache_dir, cache_bytes)
+    return replace(
+        result,
+        source_modified_at=ref.last_modified,
+        sidecar_etag=ref.sidecar_etag or "",
+        stages=stages or {},
     )
+
+
+def read_metadata(
+    source: RecordingSource, ref: RecordingRef, call_id: str | None = None
+) -> CallMetadata:
+    """The call's metadata from its sidecar; the id defaults as :func:`process_ref` says."""
+    sidecar = source.read_sidecar(ref)
+    return CallMetadata.from_sidecar(sidecar or {}, default_call_id=call_id or ref.default_call_id)
 
 
 def analyze(uri: str, settings: Settings, transcriber: CallTranscriber | None = None) -> CallResult:
     """Analyse one recording given as a local path or ``s3://bucket/key`` URI."""
+    if not uri.startswith("s3://"):
+        local = Path(uri.removeprefix("file://")).expanduser()
+        if local.is_dir():
+            raise ConfigError(
+                f"{local} is a directory; analyze takes one recording"
+                f" (for a directory of recordings run `callscope ingest {local}`)"
+            )
+        if not local.parent.is_dir():
+            raise SourceError(f"directory {local.parent} does not exist")
     folder, key = split_object_uri(uri)
     source = open_source(folder, settings)
     ref = source.ref(key)
@@ -236,3 +271,21 @@ def analyze(uri: str, settings: Settings, transcriber: CallTranscriber | None = 
         cache_dir=settings.data_dir / "cache" / "recordings",
         options=PipelineOptions.from_settings(settings),
     )
+
+
+def analyze_stages(uri: str, settings: Settings) -> dict[str, Any]:
+    """Every stage a nightly run applies to one recording -- transcription, speakers,
+    metrics, insights, categories, redaction -- with no warehouse: the stored form of the
+    result plus its categories, insights and redaction counts (``landing.describe``)."""
+    from analytics.enrich.privacy import PrivacyPolicy
+    from analytics.enrich.rules import load_rules
+    from analytics.insights import make_insights_engine
+    from analytics.landing import add_insights, describe
+    from analytics.stages import current_lineage
+
+    ruleset = load_rules(settings.rules_path)
+    engine = make_insights_engine(settings)
+    result = analyze(uri, settings)
+    result = replace(result, stages=current_lineage(settings, ruleset.version))
+    privacy = PrivacyPolicy.from_settings(settings)
+    return describe(add_insights(result, engine), ruleset, settings.redact_pii, privacy)

@@ -16,6 +16,7 @@ from analytics.config import Settings
 from analytics.errors import CallscopeError
 from analytics.models import CallResult
 from analytics.transcription import ENGINE_NAMES
+from flows.cli_support import IsoDateTime, cli_error, quiet_prefect, render_enrichment
 
 log = logging.getLogger("callscope.cli")
 
@@ -111,8 +112,10 @@ def _engine_overrides(kwargs: dict[str, Any]) -> dict[str, Any]:
 
 @click.group()
 @click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
-def main(verbose: int) -> None:
+@click.pass_context
+def main(ctx: click.Context, verbose: int) -> None:
     """callscope: call-recording analytics (S3 recordings -> DuckDB)."""
+    ctx.obj = {"verbose": verbose}
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("httpx", "werkzeug"):  # one line per HTTP request otherwise
@@ -121,31 +124,46 @@ def main(verbose: int) -> None:
 
 @main.command()
 @click.argument("uri")
-@click.option("--json", "as_json", is_flag=True, help="Print the CallResult as JSON.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print the stored CallResult plus categories, insights and redaction counts as JSON.",
+)
 @engine_options
 def analyze(uri: str, as_json: bool, **kwargs: Any) -> None:
     """Analyse one recording (local path or s3://bucket/key) and print the result.
 
-    A sidecar <name>.json next to the recording supplies call metadata and channel roles.
+    Runs the same stages as a nightly run (transcription, speakers, metrics, insights,
+    categories, redaction) without touching the warehouse. A sidecar <name>.json next to
+    the recording supplies call metadata and channel roles.
     """
-    from analytics.pipeline import analyze as run_analyze
+    from analytics.pipeline import analyze_stages
 
     try:
-        result = run_analyze(uri, _settings(**_engine_overrides(kwargs)))
+        out = analyze_stages(uri, _settings(**_engine_overrides(kwargs)))
     except CallscopeError as exc:
-        raise click.ClickException(f"{uri}: {exc.stage} failed: {exc}") from exc
-    click.echo(result.to_json(indent=2) if as_json else render_transcript(result))
+        raise cli_error(exc, uri) from exc
+    if as_json:
+        click.echo(json.dumps({**out["result"], **{k: v for k, v in out.items() if k != "result"}},
+                              indent=2, ensure_ascii=False, default=str))  # fmt: skip
+        return
+    click.echo(render_transcript(CallResult.from_dict(out["result"])))
+    click.echo(render_enrichment(out))
 
 
 @main.command()
 @click.argument("source", required=False)
 @click.option(
     "--since",
-    type=click.DateTime(),
+    type=IsoDateTime(),
     default=None,
-    help="Only recordings modified at or after this time.",
+    help="Only recordings modified at or after this ISO date/time; without a time zone it"
+    " is read in CALLSCOPE_TIMEZONE.",
 )
-@click.option("--limit", type=int, default=None, help="At most this many new calls.")
+@click.option(
+    "--limit", type=click.IntRange(min=0), default=None, help="At most this many new calls."
+)
 @click.option(
     "--warehouse",
     type=click.Path(path_type=Path),
@@ -162,14 +180,17 @@ def ingest(
 ) -> None:
     """Run the nightly_ingest flow now on SOURCE (s3://bucket/prefix or a directory)."""
     from flows.ingest import nightly_ingest
+    from flows.prefect_api import prefect_api
 
     overrides = _engine_overrides(kwargs)
     if warehouse:
         overrides["warehouse"] = str(warehouse)
+    quiet_prefect(click.get_current_context().obj.get("verbose", 0))
     try:
-        summary = nightly_ingest(source=source, since=since, limit=limit, settings=overrides)
+        with prefect_api():
+            summary = nightly_ingest(source=source, since=since, limit=limit, settings=overrides)
     except CallscopeError as exc:
-        raise click.ClickException(f"{exc.stage} failed: {exc}") from exc
+        raise cli_error(exc) from exc
     click.echo(render_summary(summary))
 
 
@@ -358,6 +379,10 @@ from flows.cli_warehouse import COMMANDS as _WAREHOUSE_COMMANDS  # noqa: E402
 
 for _command in _WAREHOUSE_COMMANDS:  # publish, search, export, purge
     main.add_command(_command)
+
+from flows.cli_reprocess import register  # noqa: E402 - commands of flows/cli_reprocess.py
+
+register(main)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

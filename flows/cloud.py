@@ -14,12 +14,12 @@ from analytics.errors import CallscopeError
 from analytics.insights.base import InsightsEngine
 from analytics.landing import Processed, add_insights
 from analytics.models import CallMetadata, RecordingRef
-from analytics.pipeline import PipelineOptions, process_call
+from analytics.pipeline import PipelineOptions, process_call, read_metadata
 from analytics.sources import open_source
 from analytics.transcription.assemblyai import make_assemblyai_transcriber
-from analytics.transcription.assemblyai_jobs import AssemblyAIJobStore
 from analytics.transcription.base import Media
 from analytics.warehouse import Warehouse
+from analytics.warehouse.engine_jobs import WarehouseJobStore
 
 log = logging.getLogger(__name__)
 
@@ -33,18 +33,19 @@ def assemblyai_batch(
     refs: list[RecordingRef],
     wh: Warehouse,
     insights: InsightsEngine | None,
+    call_ids: dict[str, str] | None = None,
 ) -> Iterator[Outcome]:
     """Submit (or resume by stored id) every call, poll all of them together, and yield
     each call's processed result or its error. Runs in the flow: the job store writes the
     warehouse, and the flow is its only writer."""
     aai = make_assemblyai_transcriber(cfg)
-    jobs = AssemblyAIJobStore(wh)
+    jobs = WarehouseJobStore(wh)
     source = open_source(source_uri, cfg)
     cache = cfg.data_dir / "cache" / "recordings"
     submitted: dict[str, tuple[RecordingRef, CallMetadata, Path]] = {}
     for ref in refs:
         try:
-            md = CallMetadata.from_sidecar(source.read_sidecar(ref) or {}, ref.stem)
+            md = read_metadata(source, ref, (call_ids or {}).get(ref.uri))
             path = source.fetch(ref, cache)
             audio = decode(path, name=ref.uri)
             media = Media(path, source.presign(ref))

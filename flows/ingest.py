@@ -7,10 +7,11 @@ the flow itself is the single writer that lands results into DuckDB as tasks fin
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -21,13 +22,14 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from analytics.config import Settings
 from analytics.enrich.privacy import PrivacyPolicy
 from analytics.enrich.rules import RuleSet, load_rules
-from analytics.errors import CallscopeError
+from analytics.errors import CallscopeError, ConfigError, WarehouseError
 from analytics.insights import make_insights_engine
 from analytics.insights.base import Budget, InsightsEngine
 from analytics.landing import Processed, add_insights, land_processed
 from analytics.models import RecordingRef
 from analytics.pipeline import PipelineOptions, process_ref
 from analytics.sources import open_source
+from analytics.stages import current_lineage
 from analytics.transcription import make_transcriber
 from analytics.warehouse import Warehouse
 from analytics.warehouse.insights import WarehouseLLMCache
@@ -42,6 +44,9 @@ class CallFailure:
     stage: str
     error_type: str
     reason: str
+    #: A property of this object version (corrupt audio, bad sidecar): not retried until
+    #: the object or its sidecar changes. Access and network errors are not permanent.
+    permanent: bool = True
 
 
 def _retry_transient_only(task: Any, task_run: Any, state: Any) -> bool:
@@ -64,12 +69,18 @@ def _retry_transient_only(task: Any, task_run: Any, state: Any) -> bool:
     cache_policy=NO_CACHE,
 )
 def process_recording(
-    settings: Settings, source_uri: str, ref: RecordingRef, insights: InsightsEngine | None
+    settings: Settings,
+    source_uri: str,
+    ref: RecordingRef,
+    insights: InsightsEngine | None,
+    call_id: str | None = None,
+    stages: dict[str, Any] | None = None,
 ) -> Processed | CallFailure:
     """Fetch, decode, transcribe, diarize, measure and summarise one recording. Never
-    writes the warehouse (the LLM cache aside, which is a short connection of its own)."""
-    source = open_source(source_uri, settings)
+    writes the warehouse (the LLM cache aside, which is a short connection of its own).
+    A configuration error is raised (it fails the run), never recorded against the call."""
     try:
+        source = open_source(source_uri, settings)
         transcriber = make_transcriber(settings)
         result = process_ref(
             source,
@@ -77,19 +88,30 @@ def process_recording(
             transcriber=transcriber,
             cache_dir=settings.data_dir / "cache" / "recordings",
             options=PipelineOptions.from_settings(settings),
+            call_id=call_id,
+            stages=stages,
+            cache_bytes=settings.download_cache_mb * 1024 * 1024,
         )
         return add_insights(result, insights)
     except CallscopeError as exc:
-        if exc.transient:
+        if exc.transient or isinstance(exc, ConfigError):
             raise
-        return CallFailure(exc.stage, type(exc).__name__, str(exc))
+        return CallFailure(exc.stage, type(exc).__name__, str(exc), exc.permanent)
 
 
 class _Writer:
     """The flow's single warehouse writer: lands calls or records their failures."""
 
-    def __init__(self, wh: Warehouse, run_id: str, ruleset: RuleSet, cfg: Settings) -> None:
+    def __init__(
+        self,
+        wh: Warehouse,
+        run_id: str,
+        ruleset: RuleSet,
+        cfg: Settings,
+        call_ids: dict[str, str] | None = None,
+    ) -> None:
         self.wh, self.run_id, self.ruleset, self.cfg = wh, run_id, ruleset, cfg
+        self.call_ids = call_ids or {}
         self.processed = self.failed = 0
         self.audio_s = 0.0
         self.insights: dict[str, int] = {}
@@ -98,33 +120,36 @@ class _Writer:
     def future(self, fut: PrefectFuture[Any], ref: RecordingRef) -> None:
         try:
             outcome = fut.result()
+        except (ConfigError, WarehouseError):
+            raise  # not the call's fault: the run fails with this reason
         except Exception as exc:  # transient errors that outlived their retries, or a bug
             self.fail(ref, getattr(exc, "stage", "process"), type(exc).__name__, str(exc), True)
             return
         if isinstance(outcome, CallFailure):
-            self.fail(ref, outcome.stage, outcome.error_type, outcome.reason, False)
+            retryable = not outcome.permanent
+            self.fail(ref, outcome.stage, outcome.error_type, outcome.reason, retryable)
         else:
             self.land(ref, outcome)
 
     def outcome(self, ref: RecordingRef, outcome: Processed | CallscopeError) -> None:
+        if isinstance(outcome, ConfigError | WarehouseError):
+            raise outcome
         if isinstance(outcome, CallscopeError):
-            self.fail(ref, outcome.stage, type(outcome).__name__, str(outcome), outcome.transient)
+            retryable = outcome.transient or not outcome.permanent
+            self.fail(ref, outcome.stage, type(outcome).__name__, str(outcome), retryable)
         else:
             self.land(ref, outcome)
 
     def land(self, ref: RecordingRef, processed: Processed) -> None:
-        try:
-            land_processed(
-                self.wh,
-                processed,
-                run_id=self.run_id,
-                ruleset=self.ruleset,
-                redact_pii=self.cfg.redact_pii,
-                privacy=PrivacyPolicy.from_settings(self.cfg),
-            )
-        except CallscopeError as exc:
-            self.fail(ref, exc.stage, type(exc).__name__, str(exc), True)
-            return
+        """Land one call; a warehouse error fails the run (nothing of the call landed)."""
+        land_processed(
+            self.wh,
+            processed,
+            run_id=self.run_id,
+            ruleset=self.ruleset,
+            redact_pii=self.cfg.redact_pii,
+            privacy=PrivacyPolicy.from_settings(self.cfg),
+        )
         self.processed += 1
         self.audio_s += processed.result.duration_s
         if self.publisher is not None:
@@ -141,16 +166,34 @@ class _Writer:
             run_id=self.run_id,
             source_uri=ref.uri,
             etag=ref.etag,
-            call_id=ref.stem,
+            call_id=self.call_ids.get(ref.uri, ref.default_call_id),
             stage=stage,
             error_type=error_type,
             reason=reason,
             retryable=retryable,
+            sidecar_etag=ref.sidecar_etag or "",
         )
 
 
 def _settings(overrides: dict[str, Any] | None) -> Settings:
     return Settings(**(overrides or {}))
+
+
+def aware(when: datetime | None, timezone: str) -> datetime | None:
+    """``--since`` without a time zone is read in ``timezone`` (CALLSCOPE_TIMEZONE)."""
+    if when is None or when.tzinfo is not None:
+        return when
+    try:
+        return when.replace(tzinfo=ZoneInfo(timezone))
+    except (KeyError, ValueError) as exc:
+        raise ConfigError(f"CALLSCOPE_TIMEZONE={timezone!r} is not a time zone name") from exc
+
+
+def reason_of(exc: BaseException) -> str:
+    """One line for ``runs.error``: the error type and message."""
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted"
+    return f"{type(exc).__name__}: {exc}"[:2000]
 
 
 @flow(
@@ -167,40 +210,75 @@ def nightly_ingest(
     """Process every recording in ``source`` the warehouse does not hold yet.
 
     ``source``: s3://bucket/prefix or a local directory (default: settings.source).
-    ``since``: only objects modified at or after this time. ``limit``: at most this many
-    new calls. ``settings``: overrides of Settings fields (e.g. {"model": "tiny.en"}).
+    ``since``: only objects modified at or after this time (no time zone: read in
+    CALLSCOPE_TIMEZONE). ``limit``: at most this many new calls. ``settings``: overrides
+    of Settings fields (e.g. {"model": "tiny.en"}).
+
+    The run row never stays ``running``: any error finishes it as ``failed`` with the
+    reason; a run whose process died is marked ``crashed`` by the next run, which then
+    processes what that run left (landing is idempotent, so each call lands once).
     """
-    log = get_run_logger()
     cfg = _settings(settings)
+    if limit is not None and limit < 0:
+        raise ConfigError(f"limit must be 0 or more (got {limit}); leave it unset for all")
     uri = source or cfg.source
-    t0 = time.perf_counter()
     wh = open_warehouse(cfg)  # the file, or DuckLake when CALLSCOPE_LAKE_CATALOG is set
     applied = wh.migrate()
     publisher = Publisher(wh, cfg.snapshot_interval_s)
     publisher.ensure(schema_changed=bool(applied))  # readers get a snapshot from the start
-    ruleset = load_rules(cfg.rules_path)  # a bad rule file stops the run before any work
-    refs = list(open_source(uri, cfg).list(since=since))
-    known = wh.known_objects()
-    todo = [r for r in refs if (r.uri, r.etag) not in known]
-    skipped = len(refs) - len(todo)
-    if limit is not None:
-        todo = todo[:limit]
+    crashed = wh.mark_crashed_runs()
     public = {k: v for k, v in (settings or {}).items() if "secret" not in k and "key" not in k}
     run_id = wh.start_run(
         uri, {"since": since, "limit": limit, **public}, flow_run_id=flow_run.get_id()
     )
+    try:
+        summary = _ingest(cfg, wh, publisher, run_id, uri, aware(since, cfg.timezone), limit)
+    except BaseException as exc:
+        wh.finish_run(run_id, status="failed", error=reason_of(exc))
+        raise
+    summary["crashed_runs"] = crashed
+    return summary
+
+
+def _ingest(
+    cfg: Settings,
+    wh: Warehouse,
+    publisher: Publisher,
+    run_id: str,
+    uri: str,
+    since: datetime | None,
+    limit: int | None,
+) -> dict[str, Any]:
+    log = get_run_logger()
+    t0 = time.perf_counter()
+    ruleset = load_rules(cfg.rules_path)  # a bad rule file stops the run before any work
+    refs = list(open_source(uri, cfg).list(since=since))
+    known = wh.known_objects()
+    todo = [r for r in refs if r not in known]
+    skipped = len(refs) - len(todo)
+    if limit is not None:
+        todo = todo[:limit]
+    claimed = wh.claim(run_id, todo)
+    skipped += len(todo) - len(claimed)
+    todo = claimed
+    call_ids = wh.call_ids_for([r.uri for r in todo])
+    stages = current_lineage(cfg, ruleset.version)
     log.info("%s: %d recordings, %d new, %d already done", uri, len(refs), len(todo), skipped)
 
     budget = Budget.from_settings(cfg)
     insights = make_insights_engine(cfg, cache=WarehouseLLMCache(wh), budget=budget)
-    writer = _Writer(wh, run_id, ruleset, cfg)
+    writer = _Writer(wh, run_id, ruleset, cfg, call_ids)
     writer.publisher = publisher
     if cfg.engine == "assemblyai":
         from flows.cloud import assemblyai_batch
 
-        for ref, outcome in assemblyai_batch(cfg, uri, todo, wh, insights):
+        for ref, outcome in assemblyai_batch(cfg, uri, todo, wh, insights, call_ids):
+            if not isinstance(outcome, CallscopeError):
+                outcome = replace(outcome, result=_versioned(outcome.result, ref, stages))
             writer.outcome(ref, outcome)
     else:
+        if todo:
+            make_transcriber(cfg)  # a configuration error (bad model name) fails the run here
         task_fn = process_recording.with_options(retries=cfg.task_retries)
         queue = iter(todo)
         pending: dict[PrefectFuture[Any], RecordingRef] = {}
@@ -208,7 +286,8 @@ def nightly_ingest(
         def submit_next() -> None:
             ref = next(queue, None)
             if ref is not None:
-                pending[task_fn.submit(cfg, uri, ref, insights)] = ref
+                fut = task_fn.submit(cfg, uri, ref, insights, call_ids.get(ref.uri), stages)
+                pending[fut] = ref
 
         for _ in range(max(1, cfg.workers)):  # at most `workers` calls in flight
             submit_next()
@@ -246,3 +325,12 @@ def nightly_ingest(
         publisher.publish()
     log.info("run %s: %s", run_id, summary)
     return summary
+
+
+def _versioned(result: Any, ref: RecordingRef, stages: dict[str, Any]) -> Any:
+    return replace(
+        result,
+        source_modified_at=ref.last_modified,
+        sidecar_etag=ref.sidecar_etag or "",
+        stages=stages,
+    )

@@ -26,6 +26,29 @@ def sidecar_key_for(key: str) -> str:
     return str(Path(key).with_suffix(".json")) if "/" in key else Path(key).stem + ".json"
 
 
+def release_download(path: Path, cache_dir: Path, max_bytes: int) -> None:
+    """After processing: drop a downloaded copy (``max_bytes`` 0), or keep the newest
+    downloads in ``cache_dir`` up to ``max_bytes`` in total. Files outside the cache
+    (local recordings read in place) are never touched."""
+    try:
+        path.resolve().relative_to(cache_dir.resolve())
+    except ValueError:
+        return
+    if max_bytes <= 0:
+        path.unlink(missing_ok=True)
+        return
+    files = sorted(
+        (p for p in cache_dir.iterdir() if p.is_file() and not p.name.endswith(".part")),
+        key=lambda p: p.stat().st_mtime,
+        reverse=True,
+    )
+    total = 0
+    for f in files:
+        total += f.stat().st_size
+        if total > max_bytes:
+            f.unlink(missing_ok=True)
+
+
 def parse_sidecar(raw: bytes, where: str) -> dict[str, Any]:
     try:
         data = json.loads(raw)

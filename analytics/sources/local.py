@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,9 +16,32 @@ from analytics.sources.base import is_audio_key, parse_sidecar
 
 log = logging.getLogger(__name__)
 
+_HASHES: dict[tuple[str, int, int], str] = {}
+_HASHES_LOCK = threading.Lock()
+
+
+def content_hash(path: Path) -> str:
+    """sha256 of the file's bytes (first 32 hex digits), memoised per (path, size, mtime)
+    so a listing hashes each file once per process."""
+    st = path.stat()
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    with _HASHES_LOCK:
+        known = _HASHES.get(key)
+    if known is not None:
+        return known
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    digest = h.hexdigest()[:32]
+    with _HASHES_LOCK:
+        _HASHES[key] = digest
+    return digest
+
 
 class LocalSource:
-    """A directory tree of recordings. The ETag is size + modification time in ns."""
+    """A directory tree of recordings. The ETag is a hash of the file's bytes, so touching
+    a file without changing it is not a new version; the sidecar's version likewise."""
 
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root).expanduser().resolve()
@@ -28,13 +53,15 @@ class LocalSource:
         st = path.stat()
         key = path.relative_to(self.root).as_posix() if self.root.is_dir() else path.name
         sidecar = path.with_suffix(".json")
+        has_sidecar = sidecar.is_file()
         return RecordingRef(
             uri=str(path),
             key=key,
-            etag=f"{st.st_size:x}-{st.st_mtime_ns:x}",
+            etag=content_hash(path),
             size=st.st_size,
             last_modified=datetime.fromtimestamp(st.st_mtime, UTC),
-            sidecar_key=sidecar.name if sidecar.exists() else None,
+            sidecar_key=sidecar.name if has_sidecar else None,
+            sidecar_etag=content_hash(sidecar) if has_sidecar else None,
         )
 
     def _inside(self, path: Path, what: str) -> Path:

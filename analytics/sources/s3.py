@@ -10,9 +10,15 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    PartialCredentialsError,
+)
 
-from analytics.errors import ConfigError, SourceError, TransientSourceError
+from analytics.errors import AccessError, ConfigError, SourceError, TransientSourceError
 from analytics.models import RecordingRef
 from analytics.sources.base import is_audio_key, parse_sidecar, sidecar_key_for
 
@@ -42,7 +48,13 @@ def parse_s3_uri(uri: str) -> tuple[str, str]:
     return bucket, prefix
 
 
-def _wrap(exc: Exception, what: str) -> SourceError:
+_NO_CREDENTIALS = (
+    "no S3 credentials found: set CALLSCOPE_S3_ACCESS_KEY_ID and"
+    " CALLSCOPE_S3_SECRET_ACCESS_KEY (or AWS_ACCESS_KEY_ID / ~/.aws / an instance role)"
+)
+
+
+def _wrap(exc: Exception, what: str) -> SourceError | ConfigError:
     """Turn a boto error into a SourceError, transient when a retry may help."""
     if isinstance(exc, ClientError):
         code = str(exc.response.get("Error", {}).get("Code", ""))
@@ -52,8 +64,10 @@ def _wrap(exc: Exception, what: str) -> SourceError:
         if code in ("NoSuchBucket", "404", "NoSuchKey"):
             return SourceError(f"{what}: not found ({code}); check the bucket and key")
         if code in ("AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
-            return SourceError(f"{what}: access denied ({code}); check the S3 credentials")
+            return AccessError(f"{what}: access denied ({code}); check the S3 credentials")
         return SourceError(f"{what}: S3 error {code} ({msg})")
+    if isinstance(exc, NoCredentialsError | PartialCredentialsError):
+        return ConfigError(f"{what}: {_NO_CREDENTIALS}")
     if isinstance(exc, EndpointConnectionError | BotoCoreError):
         return TransientSourceError(f"{what}: cannot reach S3 ({exc})")
     return SourceError(f"{what}: {exc}")
@@ -83,7 +97,13 @@ class S3Source:
         self.presign_expires_s = presign_expires_s
 
     def _ref(
-        self, key: str, etag: str, size: int, modified: datetime | None, sidecar: str | None
+        self,
+        key: str,
+        etag: str,
+        size: int,
+        modified: datetime | None,
+        sidecar: str | None,
+        sidecar_etag: str | None = None,
     ) -> RecordingRef:
         return RecordingRef(
             uri=f"s3://{self.bucket}/{key}",
@@ -92,6 +112,7 @@ class S3Source:
             size=size,
             last_modified=modified,
             sidecar_key=sidecar,
+            sidecar_etag=sidecar_etag.strip('"') if sidecar_etag else None,
         )
 
     def list(self, since: datetime | None = None) -> Iterator[RecordingRef]:
@@ -110,13 +131,15 @@ class S3Source:
             if not is_audio_key(key):
                 continue
             sidecar = sidecar_key_for(key)
+            side = objects.get(sidecar)
             refs.append(
                 self._ref(
                     key,
                     obj["ETag"],
                     obj["Size"],
                     obj.get("LastModified"),
-                    sidecar if sidecar in objects else None,
+                    sidecar if side else None,
+                    side["ETag"] if side else None,
                 )
             )
         refs.sort(key=lambda r: (r.last_modified or datetime.min, r.key))
@@ -131,12 +154,18 @@ class S3Source:
         except (ClientError, BotoCoreError) as exc:
             raise _wrap(exc, f"s3://{self.bucket}/{key}") from exc
         sidecar: str | None = sidecar_key_for(key)
+        sidecar_etag = None
         try:
-            self.client.head_object(Bucket=self.bucket, Key=sidecar)
+            sidecar_etag = self.client.head_object(Bucket=self.bucket, Key=sidecar)["ETag"]
         except ClientError:
             sidecar = None
         return self._ref(
-            key, head["ETag"], head["ContentLength"], head.get("LastModified"), sidecar
+            key,
+            head["ETag"],
+            head["ContentLength"],
+            head.get("LastModified"),
+            sidecar,
+            sidecar_etag,
         )
 
     def fetch(self, ref: RecordingRef, dest_dir: Path) -> Path:

@@ -41,7 +41,7 @@ from analytics.errors import CallscopeError, ConfigError, TranscriptionError
 from analytics.models import CallMetadata
 from analytics.transcription.assemblyai_jobs import (
     ApiClient,
-    AssemblyAIJobStore,
+    JobStore,
     TransientTranscriptionError,
     engine_transcript,
     params_key,
@@ -53,10 +53,10 @@ from analytics.transcription.channels import is_fake_stereo
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "AssemblyAIJobStore",
     "AssemblyAIOptions",
     "AssemblyAITranscriber",
     "CompletedTranscriber",
+    "JobStore",
     "TransientTranscriptionError",
     "engine_transcript",
 ]
@@ -263,7 +263,7 @@ class AssemblyAITranscriber:
 
     def submit_or_resume(
         self,
-        jobs: AssemblyAIJobStore,
+        jobs: JobStore,
         media: Media,
         audio: DecodedAudio,
         metadata: CallMetadata,
@@ -301,7 +301,7 @@ class AssemblyAITranscriber:
         ids: Iterable[str],
         timeout_s: float | None = None,
         *,
-        jobs: AssemblyAIJobStore | None = None,
+        jobs: JobStore | None = None,
     ) -> dict[str, dict[str, Any] | CallscopeError]:
         """Wait for transcripts: one loop over every pending id, ``poll_interval_s`` apart.
 

@@ -17,12 +17,12 @@ for a second one.
 
 A job that ended in ``error`` is not resubmitted for the same object version: AssemblyAI's
 errors (unreadable audio, no speech, unsupported language) repeat on the same bytes. A
-changed object (new ETag) is a new key, so it is submitted again;
-:meth:`AssemblyAIJobStore.forget` clears a key by hand (e.g. after an expired presigned
-URL made the download fail).
+changed object (new ETag) is a new key, so it is submitted again; the warehouse store's
+``forget`` clears a key by hand (e.g. after an expired presigned URL made the download
+fail).
 
-Like every warehouse write, each call opens the file, runs one transaction and closes it;
-call the store from the flow (the single writer), not from task threads.
+The engine sees the record through the small :class:`JobStore` protocol; the warehouse
+implementation writes from the flow (the single writer), not from task threads.
 """
 
 from __future__ import annotations
@@ -38,16 +38,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
-
-import duckdb
+from typing import Any, Protocol, TypeVar
 
 from analytics.align import SpeakerStream
-from analytics.errors import TranscriptionError, WarehouseError
+from analytics.errors import TranscriptionError
 from analytics.models import CallMetadata, Word
 from analytics.transcription.base import EngineTranscript
 from analytics.transcription.channels import UNKNOWN_SPEAKER
-from analytics.warehouse.db import Warehouse
 
 log = logging.getLogger(__name__)
 
@@ -226,68 +223,23 @@ class EngineJob:
         return self.status != "error"
 
 
-class AssemblyAIJobStore:
-    """``engine_jobs`` rows for one engine (default "assemblyai") in a migrated warehouse."""
-
-    def __init__(self, warehouse: Warehouse, engine: str = "assemblyai") -> None:
-        self.warehouse = warehouse
-        self.engine = engine
+class JobStore(Protocol):
+    """Where submitted jobs are remembered (one per object version and options). The
+    engine knows no warehouse: the flow hands it one (``analytics.warehouse.engine_jobs``)."""
 
     def get(self, source_uri: str, etag: str | None, key: str) -> EngineJob | None:
         """The job recorded for this object version and options, if any."""
-        try:
-            with self.warehouse.connect() as con:
-                row = con.execute(
-                    "SELECT engine, source_uri, etag, params_key, job_id, status, submitted_at,"
-                    " updated_at, error FROM engine_jobs WHERE engine = ? AND source_uri = ?"
-                    " AND etag = ? AND params_key = ?",
-                    [self.engine, source_uri, etag or "", key],
-                ).fetchone()
-        except duckdb.Error as exc:
-            raise WarehouseError(f"reading engine job for {source_uri} failed: {exc}") from exc
-        return EngineJob(*row) if row else None
+        ...
 
     def record_submit(
         self, source_uri: str, etag: str | None, key: str, job_id: str, status: str = "queued"
     ) -> None:
-        """Remember a job right after it was submitted (replaces an errored job's row)."""
-        now = datetime.now(UTC)
-        try:
-            with self.warehouse.transaction() as con:
-                con.execute(
-                    "INSERT INTO engine_jobs (engine, source_uri, etag, params_key, job_id,"
-                    " status, submitted_at, updated_at, error)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)"
-                    " ON CONFLICT (engine, source_uri, etag, params_key) DO UPDATE SET"
-                    " job_id = excluded.job_id, status = excluded.status,"
-                    " submitted_at = excluded.submitted_at, updated_at = excluded.updated_at,"
-                    " error = NULL",
-                    [self.engine, source_uri, etag or "", key, job_id, status, now, now],
-                )
-        except duckdb.Error as exc:
-            raise WarehouseError(f"recording engine job {job_id} failed: {exc}") from exc
+        """Remember a job right after it was submitted."""
+        ...
 
     def update(self, job_id: str, status: str, error: str | None = None) -> None:
         """Record the last status polling saw (and the engine's error text)."""
-        try:
-            with self.warehouse.connect() as con:
-                con.execute(
-                    "UPDATE engine_jobs SET status = ?, error = ?, updated_at = ?"
-                    " WHERE engine = ? AND job_id = ?",
-                    [status, error, datetime.now(UTC), self.engine, job_id],
-                )
-        except duckdb.Error as exc:
-            raise WarehouseError(f"updating engine job {job_id} failed: {exc}") from exc
-
-    def forget(self, source_uri: str, etag: str | None, key: str) -> None:
-        """Drop a recorded job so the next run submits the object again."""
-        with self.warehouse.connect() as con:
-            con.execute(
-                "DELETE FROM engine_jobs WHERE engine = ? AND source_uri = ? AND etag = ?"
-                " AND params_key = ?",
-                [self.engine, source_uri, etag or "", key],
-            )
-        log.info("forgot %s job for %s (etag %s)", self.engine, source_uri, etag)
+        ...
 
 
 # --- a completed job's JSON -> EngineTranscript ---------------------------------------------

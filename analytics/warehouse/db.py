@@ -10,7 +10,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,9 +19,17 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from analytics.errors import WarehouseError
-from analytics.models import CallResult
+from analytics.errors import WarehouseError, WarehouseLockedError
+from analytics.models import CallResult, RecordingRef
 from analytics.warehouse.migrations import MIGRATIONS
+from analytics.warehouse.rows import (
+    insert_analysis,
+    insert_row,
+    land_enrichment,
+    newer_is_current,
+    upsert_call,
+)
+from analytics.warehouse.runs import RunBook
 
 if TYPE_CHECKING:
     from analytics.enrich.rules import RuleSet
@@ -30,25 +38,34 @@ log = logging.getLogger(__name__)
 
 _LOCK_WAIT_S = 30.0
 
+#: Extra writes of a landing, run inside its transaction: (connection, analysis id).
+LandingWriter = Callable[[duckdb.DuckDBPyConnection, str], None]
+
 
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
 def lineage_key(result: CallResult) -> str:
-    """Identity of one processing: same object, engine, model, pipeline and options."""
-    payload = json.dumps(
-        [result.etag, result.engine, result.model, result.pipeline_version, result.params],
-        sort_keys=True,
-        default=str,
-    )
+    """Identity of one processing: same object version, engine, model, pipeline, options,
+    sidecar version and stage lineage (the last two only when known, so the keys of
+    analyses landed before they were recorded do not change)."""
+    parts: list[Any] = [
+        result.etag,
+        result.engine,
+        result.model,
+        result.pipeline_version,
+        result.params,
+    ]
+    if result.sidecar_etag is not None or result.stages:
+        parts += [result.sidecar_etag, result.stages]
+    payload = json.dumps(parts, sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:32]
 
 
-def _connect(
-    path: Path, read_only: bool, wait_s: float = _LOCK_WAIT_S
-) -> duckdb.DuckDBPyConnection:
+def _connect(path: Path, read_only: bool, wait_s: float | None = None) -> duckdb.DuckDBPyConnection:
     """Open the file, waiting while another process holds the write lock."""
+    wait_s = _LOCK_WAIT_S if wait_s is None else wait_s
     deadline = time.monotonic() + wait_s
     delay = 0.05
     while True:
@@ -58,15 +75,22 @@ def _connect(
             # Another process holds the write lock ("Could not set lock"), or this process
             # has the file open in the other mode ("different configuration").
             busy = "lock" in str(exc).lower() or "different configuration" in str(exc)
-            if not busy or time.monotonic() > deadline:
+            if not busy:
                 raise WarehouseError(f"cannot open warehouse {path}: {exc}") from exc
+            if time.monotonic() > deadline:
+                raise WarehouseLockedError(
+                    f"cannot open warehouse {path}: it is locked by another process (waited"
+                    f" {wait_s:g} s);"
+                    " wait for the running flow, or close the program holding it"
+                    f" ({str(exc).splitlines()[0]})"
+                ) from exc
             time.sleep(delay)
             delay = min(delay * 2, 1.0)
 
 
 @contextmanager
 def connect_read_only(
-    path: Path | str, wait_s: float = _LOCK_WAIT_S
+    path: Path | str, wait_s: float | None = None
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-only connection for analysts and the dashboard (waits out a writer)."""
     path = Path(path)
@@ -83,40 +107,27 @@ def connect_read_only(
 
 @dataclass(frozen=True)
 class KnownObjects:
-    """What discovery must not process again."""
+    """What discovery must not process again: object versions (uri, etag, sidecar etag;
+    '' for "no sidecar") that landed or failed permanently. Rows from before sidecar
+    versions were recorded (``legacy``) match any sidecar version of their (uri, etag)."""
 
-    landed: frozenset[tuple[str, str | None]]
-    failed_permanently: frozenset[tuple[str, str | None]]
+    landed: frozenset[tuple[str, str, str]]
+    failed_permanently: frozenset[tuple[str, str, str]]
+    legacy: frozenset[tuple[str, str]] = frozenset()
 
-    def __contains__(self, item: tuple[str, str | None]) -> bool:
-        return item in self.landed or item in self.failed_permanently
-
-
-def _insert(con: duckdb.DuckDBPyConnection, table: str, row: dict[str, Any]) -> None:
-    """INSERT with explicit column names, so later migrations may add columns."""
-    cols = ", ".join(row)
-    marks = ", ".join("?" for _ in row)
-    con.execute(f"INSERT INTO {table} ({cols}) VALUES ({marks})", list(row.values()))
-
-
-def insert_rows(
-    con: duckdb.DuckDBPyConnection,
-    table: str,
-    columns: Sequence[str] | None,
-    rows: Sequence[Sequence[Any]],
-) -> None:
-    """Many rows in one statement, passed column by column (``executemany`` runs one
-    statement per row: ~100x slower for a call's words). ``columns=None``: every column
-    of the table, in order."""
-    if not rows:
-        return
-    values = [list(col) for col in zip(*rows, strict=True)]
-    picks = ", ".join("unnest(?)" for _ in values)
-    names = f" ({', '.join(columns)})" if columns else ""
-    con.execute(f"INSERT INTO {table}{names} SELECT {picks}", values)
+    def __contains__(self, item: object) -> bool:
+        if isinstance(item, RecordingRef):
+            item = item.version
+        if not isinstance(item, tuple):
+            return False
+        if len(item) == 2:  # (uri, etag): any sidecar version
+            return item in self.legacy or any(
+                k[:2] == item for k in self.landed | self.failed_permanently
+            )
+        return item in self.landed or item in self.failed_permanently or item[:2] in self.legacy
 
 
-class Warehouse:
+class Warehouse(RunBook):
     """The single writer of the warehouse file."""
 
     def __init__(self, path: Path | str) -> None:
@@ -198,45 +209,34 @@ class Warehouse:
 
     # --- discovery -----------------------------------------------------------------------
     def known_objects(self) -> KnownObjects:
-        """(source_uri, etag) pairs already landed, or failed for a non-retryable reason."""
+        """Object versions already landed, or failed for a non-retryable reason."""
         with self.connect() as con:
-            landed = con.execute("SELECT DISTINCT source_uri, etag FROM analyses").fetchall()
-            failed = con.execute(
-                "SELECT DISTINCT source_uri, etag FROM call_errors WHERE NOT retryable"
+            landed = con.execute(
+                "SELECT DISTINCT source_uri, coalesce(etag, ''), sidecar_etag FROM analyses"
             ).fetchall()
+            failed = con.execute(
+                "SELECT DISTINCT source_uri, coalesce(etag, ''), sidecar_etag FROM call_errors"
+                " WHERE NOT retryable"
+            ).fetchall()
+        legacy = frozenset((u, e) for u, e, s in landed + failed if s is None)
         return KnownObjects(
-            frozenset((u, e) for u, e in landed), frozenset((u, e) for u, e in failed)
+            frozenset((u, e, s) for u, e, s in landed if s is not None),
+            frozenset((u, e, s) for u, e, s in failed if s is not None),
+            legacy,
         )
 
-    # --- runs ------------------------------------------------------------------------------
-    def start_run(self, source: str, params: dict[str, Any], flow_run_id: str | None = None) -> str:
-        run_id = uuid.uuid4().hex
+    def call_ids_for(self, uris: Sequence[str]) -> dict[str, str]:
+        """The call id each already-landed recording URI got (its newest analysis), so a
+        new version of an object stays the same call whatever rule named it."""
+        if not uris:
+            return {}
         with self.connect() as con:
-            con.execute(
-                "INSERT INTO runs (run_id, flow_run_id, source, started_at, status, params)"
-                " VALUES (?, ?, ?, ?, 'running', ?)",
-                [run_id, flow_run_id, source, _now(), json.dumps(params, default=str)],
-            )
-        return run_id
-
-    def finish_run(
-        self,
-        run_id: str,
-        *,
-        status: str,
-        discovered: int,
-        processed: int,
-        failed: int,
-        skipped: int,
-        audio_s: float,
-        wall_s: float,
-    ) -> None:
-        with self.connect() as con:
-            con.execute(
-                "UPDATE runs SET finished_at = ?, status = ?, discovered = ?, processed = ?,"
-                " failed = ?, skipped = ?, audio_s = ?, wall_s = ? WHERE run_id = ?",
-                [_now(), status, discovered, processed, failed, skipped, audio_s, wall_s, run_id],
-            )
+            rows = con.execute(
+                "SELECT source_uri, arg_max(call_id, created_at) FROM analyses"
+                " WHERE list_contains(?, source_uri) GROUP BY source_uri",
+                [list(uris)],
+            ).fetchall()
+        return {u: c for u, c in rows}
 
     # --- landing ---------------------------------------------------------------------------
     def land(
@@ -245,11 +245,15 @@ class Warehouse:
         run_id: str | None = None,
         ruleset: RuleSet | None = None,
         insights: dict[str, Any] | None = None,
+        writers: Sequence[LandingWriter] = (),
     ) -> str | None:
         """Write one call's whole result in one transaction and make it current.
 
         With a ``ruleset``, the call's categories are applied and stored in the same
-        transaction (``callscope categorize`` re-applies rules to past calls later).
+        transaction (``callscope categorize`` re-applies rules to past calls later);
+        ``writers`` add further rows (insights, redaction counts) inside it too.
+        ``current`` moves to the new analysis unless the call's current analysis is of a
+        newer object version: an older version landing late never replaces it.
 
         Returns the new analysis id, or None when the same lineage had already landed
         (a re-run lands nothing twice).
@@ -257,8 +261,6 @@ class Warehouse:
         key = lineage_key(result)
         analysis_id = uuid.uuid4().hex
         now = _now()
-        md = result.metadata
-        words = result.words
         try:
             with self.transaction() as con:
                 exists = con.execute(
@@ -268,162 +270,27 @@ class Warehouse:
                 if exists:
                     log.info("call %s: analysis %s already landed", result.call_id, exists[0])
                     return None
-                # MERGE, not ON CONFLICT: DuckLake tables have no keys (lake.py).
-                con.execute(
-                    """
-                    MERGE INTO calls USING (
-                        SELECT ?::VARCHAR AS call_id, ?::VARCHAR AS source_uri,
-                            ?::VARCHAR AS etag, ?::TIMESTAMPTZ AS started_at,
-                            ?::VARCHAR AS agent_id, ?::VARCHAR AS direction,
-                            ?::VARCHAR[] AS channel_roles, ?::DOUBLE AS duration_s,
-                            ?::INTEGER AS channels, ?::INTEGER AS sample_rate,
-                            ?::JSON AS metadata, ?::VARCHAR AS current_analysis_id,
-                            ?::TIMESTAMPTZ AS first_seen_at, ?::TIMESTAMPTZ AS updated_at
-                    ) AS excluded ON calls.call_id = excluded.call_id
-                    WHEN MATCHED THEN UPDATE SET
-                        source_uri = excluded.source_uri, etag = excluded.etag,
-                        started_at = excluded.started_at, agent_id = excluded.agent_id,
-                        direction = excluded.direction, channel_roles = excluded.channel_roles,
-                        duration_s = excluded.duration_s, channels = excluded.channels,
-                        sample_rate = excluded.sample_rate, metadata = excluded.metadata,
-                        current_analysis_id = excluded.current_analysis_id,
-                        updated_at = excluded.updated_at
-                    WHEN NOT MATCHED THEN INSERT (call_id, source_uri, etag, started_at,
-                        agent_id, direction, channel_roles, duration_s, channels, sample_rate,
-                        metadata, current_analysis_id, first_seen_at, updated_at)
-                    VALUES (excluded.call_id, excluded.source_uri, excluded.etag,
-                        excluded.started_at, excluded.agent_id, excluded.direction,
-                        excluded.channel_roles, excluded.duration_s, excluded.channels,
-                        excluded.sample_rate, excluded.metadata, excluded.current_analysis_id,
-                        excluded.first_seen_at, excluded.updated_at)
-                    """,
-                    [
+                if newer_is_current(con, result):
+                    log.warning(
+                        "call %s: an older version of %s landed late: kept, not current",
                         result.call_id,
                         result.source_uri,
-                        result.etag,
-                        md.started_at,
-                        md.agent_id,
-                        md.direction,
-                        list(md.channel_roles) if md.channel_roles is not None else None,
-                        result.duration_s,
-                        result.channels,
-                        result.sample_rate,
-                        json.dumps(md.extra, default=str),
-                        analysis_id,
-                        now,
-                        now,
-                    ],
-                )
-                _insert(
-                    con,
-                    "analyses",
-                    {
-                        "analysis_id": analysis_id,
-                        "call_id": result.call_id,
-                        "run_id": run_id,
-                        "source_uri": result.source_uri,
-                        "etag": result.etag,
-                        "lineage_key": key,
-                        "engine": result.engine,
-                        "model": result.model,
-                        "pipeline_version": result.pipeline_version,
-                        "params": json.dumps(result.params, default=str),
-                        "diarization": result.diarization,
-                        "language": result.language,
-                        "language_prob": result.language_prob,
-                        "duration_s": result.duration_s,
-                        "processing_s": result.processing_s,
-                        "n_utterances": len(result.utterances),
-                        "n_words": len(words),
-                        "created_at": now,
-                        "lineage": json.dumps(result.lineage, default=str),
-                        "billed_minutes": result.billed_minutes,
-                        "cost_usd": result.cost_usd,
-                        "engine_job_id": result.engine_job_id,
-                        "native": json.dumps(result.native, default=str),
-                    },
-                )
-                if result.utterances:
-                    insert_rows(
-                        con,
-                        "utterances",
-                        (
-                            "analysis_id",
-                            "call_id",
-                            "idx",
-                            "speaker",
-                            "role",
-                            "channel",
-                            "start_s",
-                            "end_s",
-                            "text",
-                            "confidence",
-                            "role_confidence",
-                        ),
-                        [
-                            [
-                                analysis_id,
-                                result.call_id,
-                                i,
-                                u.speaker,
-                                u.role,
-                                u.channel,
-                                u.start,
-                                u.end,
-                                u.text,
-                                u.confidence,
-                                u.role_confidence,
-                            ]
-                            for i, u in enumerate(result.utterances)
-                        ],
                     )
-                word_rows = [
-                    [analysis_id, result.call_id, i, j, u.speaker, w.word, w.start, w.end, w.prob]
-                    for i, u in enumerate(result.utterances)
-                    for j, w in enumerate(u.words)
-                ]
-                insert_rows(
-                    con,
-                    "words",
-                    ("analysis_id", "call_id", "utterance_idx", "idx", "speaker", "word",
-                     "start_s", "end_s", "prob"),
-                    word_rows,
-                )  # fmt: skip
-                self._land_enrichment(con, analysis_id, result, ruleset, insights)
+                else:
+                    upsert_call(con, result, analysis_id, now)
+                insert_analysis(con, result, analysis_id, key, run_id, now)
+                land_enrichment(con, analysis_id, result, ruleset, insights)
+                for write in writers:
+                    write(con, analysis_id)
         except duckdb.Error as exc:
             raise WarehouseError(f"landing call {result.call_id} failed: {exc}") from exc
         log.info(
-            "call %s: landed analysis %s (%d utterances, %d words)",
+            "call %s: landed analysis %s (%d utterances)",
             result.call_id,
             analysis_id,
             len(result.utterances),
-            len(words),
         )
         return analysis_id
-
-    @staticmethod
-    def _land_enrichment(
-        con: duckdb.DuckDBPyConnection,
-        analysis_id: str,
-        result: CallResult,
-        ruleset: RuleSet | None,
-        insights: dict[str, Any] | None,
-    ) -> None:
-        """Metrics and categories of a new analysis, inside the landing transaction."""
-        from analytics.enrich.rules import apply_rules
-        from analytics.warehouse.enrichment import (
-            metrics_from_dict,
-            write_category_matches,
-            write_metrics,
-        )
-
-        if result.metrics is None:
-            return
-        metrics = metrics_from_dict(result.metrics)
-        write_metrics(con, analysis_id, result.call_id, metrics)
-        if ruleset is not None:
-            matches = apply_rules(ruleset, list(result.utterances), metrics, insights)
-            write_category_matches(con, analysis_id, result.call_id, matches, ruleset.version)
 
     def record_error(
         self,
@@ -436,31 +303,35 @@ class Warehouse:
         error_type: str,
         reason: str,
         retryable: bool,
+        sidecar_etag: str | None = "",
     ) -> str:
-        """Record one failed call; idempotent for the same object, stage and reason."""
+        """Record one failed call; idempotent for the same object version, stage and
+        reason. ``sidecar_etag`` is the sidecar's version ('' when there is none)."""
         with self.transaction() as con:
             row = con.execute(
                 "SELECT error_id FROM call_errors WHERE source_uri = ? AND etag IS NOT DISTINCT"
-                " FROM ? AND stage = ? AND reason = ?",
-                [source_uri, etag, stage, reason],
+                " FROM ? AND sidecar_etag IS NOT DISTINCT FROM ? AND stage = ? AND reason = ?",
+                [source_uri, etag, sidecar_etag, stage, reason],
             ).fetchone()
             if row:
                 return str(row[0])
             error_id = uuid.uuid4().hex
-            con.execute(
-                "INSERT INTO call_errors VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    error_id,
-                    run_id,
-                    call_id,
-                    source_uri,
-                    etag,
-                    stage,
-                    error_type,
-                    reason,
-                    retryable,
-                    _now(),
-                ],
+            insert_row(
+                con,
+                "call_errors",
+                {
+                    "error_id": error_id,
+                    "run_id": run_id,
+                    "call_id": call_id,
+                    "source_uri": source_uri,
+                    "etag": etag,
+                    "stage": stage,
+                    "error_type": error_type,
+                    "reason": reason,
+                    "retryable": retryable,
+                    "occurred_at": _now(),
+                    "sidecar_etag": sidecar_etag,
+                },
             )
         log.warning("call %s failed at %s: %s", call_id or source_uri, stage, reason)
         return error_id

@@ -12,9 +12,10 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import fields
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import duckdb
 
@@ -31,10 +32,20 @@ from analytics.enrich.metrics import (
 from analytics.enrich.rules import CategoryMatch, RuleSet, apply_rules
 from analytics.errors import WarehouseError
 from analytics.models import Utterance, Word
-from analytics.warehouse.db import insert_rows
+from analytics.warehouse.sql import insert_rows
 
-if TYPE_CHECKING:
-    from analytics.warehouse.db import Warehouse
+
+class Warehouse(Protocol):
+    """What the recomputations need of a warehouse (``analytics.warehouse.db.Warehouse``
+    satisfies it; declared here so this module does not import the writer)."""
+
+    @property
+    def path(self) -> Any: ...
+
+    def connect(self) -> AbstractContextManager[duckdb.DuckDBPyConnection]: ...
+
+    def transaction(self) -> AbstractContextManager[duckdb.DuckDBPyConnection]: ...
+
 
 log = logging.getLogger(__name__)
 

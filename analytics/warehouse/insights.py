@@ -17,7 +17,8 @@ import duckdb
 
 from analytics.errors import WarehouseError
 from analytics.insights.base import CacheEntry, CacheKey, InsightResult
-from analytics.warehouse.db import Warehouse, insert_rows
+from analytics.warehouse.db import Warehouse
+from analytics.warehouse.sql import insert_rows
 
 log = logging.getLogger(__name__)
 

@@ -303,6 +303,65 @@ MIGRATIONS: tuple[Migration, ...] = (
         ALTER TABLE utterances ADD COLUMN role_confidence DOUBLE;
         """,
     ),
+    Migration(
+        7,
+        "call identity, object and sidecar versions, stage lineage, run bookkeeping, claims",
+        # Existing rows keep their call ids; discovery treats a NULL sidecar_etag (rows
+        # landed before this migration) as "any sidecar version", so nothing is redone.
+        # runs.kind: ingest | reprocess; status gains 'failed' (with error) and 'crashed'
+        # (a dead process, found by the next run). call_claims: which run is processing
+        # which object version, so two runs never transcribe the same recording.
+        """
+        ALTER TABLE analyses ADD COLUMN source_modified_at TIMESTAMPTZ;
+        ALTER TABLE analyses ADD COLUMN sidecar_etag VARCHAR;
+        ALTER TABLE analyses ADD COLUMN stages JSON;
+        ALTER TABLE analyses ADD COLUMN parent_analysis_id VARCHAR;
+        ALTER TABLE call_errors ADD COLUMN sidecar_etag VARCHAR;
+        ALTER TABLE runs ADD COLUMN kind VARCHAR DEFAULT 'ingest';
+        ALTER TABLE runs ADD COLUMN error VARCHAR;
+        ALTER TABLE runs ADD COLUMN pid INTEGER;
+        ALTER TABLE runs ADD COLUMN host VARCHAR;
+        CREATE TABLE call_claims (
+            source_uri   VARCHAR NOT NULL,
+            etag         VARCHAR NOT NULL,
+            sidecar_etag VARCHAR NOT NULL,
+            run_id       VARCHAR NOT NULL,
+            claimed_at   TIMESTAMPTZ NOT NULL,
+            PRIMARY KEY (source_uri, etag, sidecar_etag)
+        );
+        """,
+    ),
+    Migration(
+        8,
+        "analysis_overview: one row per analysis, for comparing analyses of a call",
+        # Every analysis (current or not) with what an analyst compares side by side:
+        # lineage, words, speakers, customer sentiment, outcome, categories.
+        """
+        CREATE VIEW analysis_overview AS
+        SELECT
+            a.call_id, a.analysis_id, a.created_at, a.run_id, a.parent_analysis_id,
+            a.analysis_id = c.current_analysis_id AS is_current,
+            a.engine, a.model, a.pipeline_version, a.diarization, a.stages,
+            a.n_words, a.n_utterances,
+            (SELECT count(DISTINCT u.speaker) FROM utterances u
+                WHERE u.analysis_id = a.analysis_id) AS n_speakers,
+            m.customer_sentiment_last, m.customer_trend_label,
+            (SELECT i.outcome FROM insights i WHERE i.analysis_id = a.analysis_id
+                AND i.prompt_version <> 'native'
+                ORDER BY i.status = 'ok' DESC, i.created_at DESC LIMIT 1) AS outcome,
+            (SELECT i.customer_sentiment_label FROM insights i
+                WHERE i.analysis_id = a.analysis_id AND i.prompt_version <> 'native'
+                ORDER BY i.status = 'ok' DESC, i.created_at DESC LIMIT 1) AS sentiment,
+            (SELECT i.prompt_version FROM insights i WHERE i.analysis_id = a.analysis_id
+                AND i.prompt_version <> 'native'
+                ORDER BY i.status = 'ok' DESC, i.created_at DESC LIMIT 1) AS prompt_version,
+            (SELECT string_agg(k.category, ',' ORDER BY k.category) FROM category_matches k
+                WHERE k.analysis_id = a.analysis_id) AS categories
+        FROM analyses a
+        JOIN calls c ON c.call_id = a.call_id
+        LEFT JOIN call_metrics m ON m.analysis_id = a.analysis_id;
+        """,
+    ),
     # 30-34 are reserved for agent-side metrics.
     Migration(
         30,

@@ -23,7 +23,6 @@ from analytics.models import CallMetadata, CallResult, Utterance
 from analytics.pipeline import PipelineOptions, process_call, process_ref
 from analytics.sources import open_source
 from analytics.transcription.assemblyai import (
-    AssemblyAIJobStore,
     AssemblyAIOptions,
     AssemblyAITranscriber,
     TransientTranscriptionError,
@@ -31,6 +30,7 @@ from analytics.transcription.assemblyai import (
 )
 from analytics.transcription.base import Media
 from analytics.warehouse.db import Warehouse
+from analytics.warehouse.engine_jobs import WarehouseJobStore
 from tests.conftest import sample_audio, sample_sidecar
 from tests.fakes.assemblyai_server import API_KEY, FakeAssemblyAI, canned_from_turns
 
@@ -315,13 +315,13 @@ def test_missing_key_is_a_config_error_naming_the_setting() -> None:
 
 # --- jobs: submit once, poll many, resume -------------------------------------------------------
 @pytest.fixture
-def jobs(tmp_path: Path) -> AssemblyAIJobStore:
+def jobs(tmp_path: Path) -> WarehouseJobStore:
     warehouse = Warehouse(tmp_path / "wh.duckdb")
     warehouse.migrate()
-    return AssemblyAIJobStore(warehouse)
+    return WarehouseJobStore(warehouse)
 
 
-def _submit(aai: AssemblyAITranscriber, jobs: AssemblyAIJobStore, name: str, etag: str) -> str:
+def _submit(aai: AssemblyAITranscriber, jobs: WarehouseJobStore, name: str, etag: str) -> str:
     return aai.submit_or_resume(
         jobs,
         Media(sample_audio(name)),
@@ -333,7 +333,7 @@ def _submit(aai: AssemblyAITranscriber, jobs: AssemblyAIJobStore, name: str, eta
 
 
 def test_poll_timeout_is_transient_and_the_next_run_resumes_the_same_job(
-    fake: FakeAssemblyAI, aai: AssemblyAITranscriber, jobs: AssemblyAIJobStore
+    fake: FakeAssemblyAI, aai: AssemblyAITranscriber, jobs: WarehouseJobStore
 ) -> None:
     name = "billing_resolved"
     fake.never_complete = True
@@ -359,7 +359,7 @@ def test_poll_timeout_is_transient_and_the_next_run_resumes_the_same_job(
 
 
 def test_one_poll_loop_serves_many_calls(
-    fake: FakeAssemblyAI, aai: AssemblyAITranscriber, jobs: AssemblyAIJobStore
+    fake: FakeAssemblyAI, aai: AssemblyAITranscriber, jobs: WarehouseJobStore
 ) -> None:
     ids = [_submit(aai, jobs, name, "e") for name in STEREO + MONO]
     results = aai.poll(ids, jobs=jobs)
@@ -369,7 +369,7 @@ def test_one_poll_loop_serves_many_calls(
 
 
 def test_submit_or_resume_returns_the_stored_id_and_waits_for_a_new_etag_after_an_error(
-    fake: FakeAssemblyAI, aai: AssemblyAITranscriber, jobs: AssemblyAIJobStore
+    fake: FakeAssemblyAI, aai: AssemblyAITranscriber, jobs: WarehouseJobStore
 ) -> None:
     name = "wrong_number"
     jobs.record_submit(f"s3://calls/{name}", "etag-1", aai.params_key(), "stored-job")
@@ -385,7 +385,7 @@ def test_submit_or_resume_returns_the_stored_id_and_waits_for_a_new_etag_after_a
 
 
 def test_an_error_seen_by_poll_is_recorded_in_the_job_store(
-    fake: FakeAssemblyAI, aai: AssemblyAITranscriber, jobs: AssemblyAIJobStore
+    fake: FakeAssemblyAI, aai: AssemblyAITranscriber, jobs: WarehouseJobStore
 ) -> None:
     _register(fake, "wrong_number", error="Audio duration is too short.")
     job_id = _submit(aai, jobs, "wrong_number", "etag-1")

@@ -10,6 +10,7 @@ import pytest
 
 from analytics.config import Settings
 from analytics.errors import MetadataError, SourceError, TransientSourceError
+from analytics.models import RecordingRef
 from analytics.sources import LocalSource, S3Source, open_source, split_object_uri
 from analytics.sources.s3 import make_client, parse_s3_uri
 from tests.conftest import sample_audio
@@ -108,10 +109,30 @@ def test_local_source_lists_reads_sidecars_and_tracks_changes(tmp_path: Path) ->
     assert ref.key == "w.wav" and ref.sidecar_key == "w.json"
     assert source.read_sidecar(ref) == {"call_id": "W"}
     assert source.fetch(ref, tmp_path / "unused") == tmp_path / "w.wav"
+    # touching the file without changing its bytes is not a new version
     st = (tmp_path / "w.wav").stat()
     os.utime(tmp_path / "w.wav", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
-    (ref2,) = source.list()
-    assert ref2.etag != ref.etag
+    (touched,) = source.list()
+    assert touched.version == ref.version
+    # changed bytes are; so is a changed sidecar
+    with (tmp_path / "w.wav").open("ab") as f:
+        f.write(b"\0\0")
+    (changed,) = source.list()
+    assert changed.etag != ref.etag and changed.sidecar_etag == ref.sidecar_etag
+    (tmp_path / "w.json").write_text(json.dumps({"call_id": "W", "agent_id": "a"}))
+    (fixed,) = source.list()
+    assert fixed.etag == changed.etag and fixed.sidecar_etag != ref.sidecar_etag
+
+
+def test_default_call_ids_are_unique_per_recording_and_stable() -> None:
+    a = RecordingRef("s3://b/a/0001.wav", "a/0001.wav", "e", 1)
+    b = RecordingRef("s3://b/b/0001.wav", "b/0001.wav", "e", 1)
+    other_bucket = RecordingRef("s3://c/a/0001.wav", "a/0001.wav", "e", 1)
+    ids = {a.default_call_id, b.default_call_id, other_bucket.default_call_id}
+    assert len(ids) == 3
+    assert a.default_call_id.startswith("a-0001-") and b.default_call_id.startswith("b-0001-")
+    again = RecordingRef("s3://b/a/0001.wav", "a/0001.wav", "e2", 2)
+    assert again.default_call_id == a.default_call_id  # a new version is the same call
 
 
 def test_local_source_missing_directory() -> None:

@@ -54,6 +54,9 @@ def test_analyze_json_prints_utterances_interleaved_in_time(tmp_path: Path) -> N
         assert key in data
     side = sample_sidecar("angry_unresolved")
     assert data["call_id"] == side["call_id"] and data["channels"] == 2
+    assert data["insights"]["status"] == "ok" and data["insights"]["engine"] == "offline"
+    assert isinstance(data["categories"], list) and "redaction_counts" in data
+    assert data["stages"]["insights"]["prompt_version"] == data["insights"]["prompt_version"]
     utts = data["utterances"]
     assert set(utts[0]) >= {"speaker", "role", "start", "end", "text", "words"}
     assert set(utts[0]["words"][0]) == {"word", "start", "end", "prob"}
@@ -73,6 +76,9 @@ def test_analyze_text_output_shows_roles(tmp_path: Path) -> None:
     assert lines[0].startswith("billing_resolved") and "speakers by channels" in lines[0]
     assert any("] agent (ch" in line for line in lines)
     assert any("] customer (ch" in line for line in lines)
+    # the same stages as a nightly run: insights, categories, redaction
+    assert "insights (offline/" in result.output and "outcome: resolved" in result.output
+    assert "categories (rules " in result.output and "redaction: " in result.output
 
 
 def test_analyze_on_a_corrupt_file_fails_cleanly(corrupt_wav: Path) -> None:

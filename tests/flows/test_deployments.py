@@ -52,3 +52,11 @@ def test_no_secrets_in_prefect_yaml() -> None:
     text = (ROOT / "prefect.yaml").read_text().lower()
     for word in ("secret_access_key", "api_key", "password", "token"):
         assert word not in text
+
+
+def test_reprocess_runs_on_demand_with_the_selectors_as_parameters() -> None:
+    (dep,) = [d for d in _config()["deployments"] if d["name"] == "reprocess"]
+    assert not dep.get("schedules")
+    flow = _load_entrypoint(dep["entrypoint"])
+    assert set(dep["parameters"]) == set(flow.parameters.properties) - {"settings"}
+    assert dep["parameters"]["stages"] == ["auto"] and dep["concurrency_limit"] == 1

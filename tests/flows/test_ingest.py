@@ -70,7 +70,8 @@ def test_nightly_ingest_end_to_end(
             "SELECT call_id, stage, error_type, reason, retryable FROM call_errors"
         ).fetchone()
         assert err is not None
-        assert err[:3] == ("corrupt_call", "decode", "DecodeError")
+        # no sidecar: the id comes from the source and the full key, never the bare name
+        assert err[0].startswith("calls-corrupt-call-") and err[1:3] == ("decode", "DecodeError")
         assert "corrupt_call" in err[3] and err[4] is False
         meta = con.execute(
             "SELECT agent_id, direction, channel_roles, channels, sample_rate"
