@@ -405,4 +405,4 @@ MIGRATIONS: tuple[Migration, ...] = (
 # Versions 10-14 (read snapshots, search, retention, analyst views) live in their own module.
 from analytics.warehouse.migrations_archive import ARCHIVE_MIGRATIONS  # noqa: E402
 
-MIGRATIONS = (*MIGRATIONS, *ARCHIVE_MIGRATIONS)
+MIGRATIONS = tuple(sorted((*MIGRATIONS, *ARCHIVE_MIGRATIONS), key=lambda m: m.version))

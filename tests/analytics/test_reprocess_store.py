@@ -35,7 +35,7 @@ def wh(tmp_path: Path, ruleset: RuleSet) -> Warehouse:
     w.migrate()
     stages = current_lineage(Settings(), ruleset.version)
     for call_id, prefix in (("c1", "s3://b/a/"), ("c2", "s3://b/z/")):
-        base = make_result(call_id)
+        base = make_result(call_id, n=4)  # enough words to be a conversation
         metrics = compute_metrics(list(base.utterances), base.duration_s).to_dict()
         result = replace(base, source_uri=f"{prefix}{call_id}.wav", stages=stages, metrics=metrics)
         processed = add_insights(result, OfflineEngine())
