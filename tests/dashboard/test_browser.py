@@ -21,6 +21,8 @@ from typing import Any
 
 import pytest
 
+from analytics.enrich.redact import redact
+
 log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -174,7 +176,8 @@ def _check_pages(page: Any, dashboard_url: str, warehouse: Any, tmp_path: Path) 
     )
     # The transcript's own box: summaries and action items above quote the same words.
     transcript = page.locator(".st-key-transcript")
-    texts = [line[5] for line in warehouse.STEREO_LINES]
+    # stored redacted: "this is Dana." is shown as "this is [NAME]."
+    texts = [redact(line[5]).text for line in warehouse.STEREO_LINES]
     for text in texts:
         expect(transcript.get_by_text(text)).to_be_visible(timeout=UI_TIMEOUT_MS)
     expect(page.get_by_role("heading", name=warehouse.STEREO_ID)).to_be_visible()
