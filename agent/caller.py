@@ -204,6 +204,10 @@ async def place_call(
                 try:
                     await ws.send(json.dumps(msg))
                 except websockets.ConnectionClosed:
+                    # the agent closed the stream first (the caller's own hang-up sets
+                    # ``closed`` before it closes), whichever task notices it first
+                    if not closed.is_set():
+                        report.hung_up_by_agent = True
                     closed.set()
                     return
                 seq, n = seq + 1, n + 1
