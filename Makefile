@@ -52,8 +52,11 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# The live-agent suite is real-time (a simulated caller against the agent on loopback): it
+# runs in its own pytest process, away from the heavy imports (torch, spaCy) of the rest.
 test: setup browser postgres tts-venv espeak lint
-	$(BIN)/pytest
+	$(BIN)/pytest tests/agent
+	$(BIN)/pytest --ignore=tests/agent
 
 bench: setup
 	$(BIN)/python bench/transcribe.py data/samples/billing_resolved.wav
