@@ -79,13 +79,27 @@ def process_recording(
     """Fetch, decode, transcribe, diarize, measure and summarise one recording. Never
     writes the warehouse (the LLM cache aside, which is a short connection of its own).
     A configuration error is raised (it fails the run), never recorded against the call."""
+    return analyse_recording(settings, source_uri, ref, insights, call_id, stages)
+
+
+def analyse_recording(
+    settings: Settings,
+    source_uri: str,
+    ref: RecordingRef | str,
+    insights: InsightsEngine | None,
+    call_id: str | None = None,
+    stages: dict[str, Any] | None = None,
+) -> Processed | CallFailure:
+    """Every stage of one recording (``ref``: a listed ref, or a key in ``source_uri``);
+    a permanent failure comes back as data, transient and configuration errors raise."""
     try:
         source = open_source(source_uri, settings)
-        transcriber = make_transcriber(settings)
+        if isinstance(ref, str):
+            ref = source.ref(ref)
         result = process_ref(
             source,
             ref,
-            transcriber=transcriber,
+            transcriber=make_transcriber(settings),  # models are cached per process
             cache_dir=settings.data_dir / "cache" / "recordings",
             options=PipelineOptions.from_settings(settings),
             call_id=call_id,

@@ -22,11 +22,10 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from analytics.config import Settings
 from analytics.enrich.rules import load_rules
-from analytics.errors import CallscopeError, ConfigError, WarehouseError
+from analytics.errors import ConfigError, WarehouseError
 from analytics.insights import make_insights_engine
 from analytics.insights.base import Budget, InsightsEngine
-from analytics.landing import Processed, add_insights, land_processed
-from analytics.pipeline import PipelineOptions, process_ref
+from analytics.landing import Processed, land_processed
 from analytics.reprocess import (
     Plan,
     PlannedCall,
@@ -36,12 +35,18 @@ from analytics.reprocess import (
     plan_reprocess,
     rederive_many,
 )
-from analytics.sources import open_source, split_object_uri
+from analytics.sources import split_object_uri
 from analytics.stages import current_lineage, needs_audio
 from analytics.transcription import make_transcriber
 from analytics.warehouse import Warehouse
 from analytics.warehouse.insights import WarehouseLLMCache
-from flows.ingest import CallFailure, _retry_transient_only, aware, reason_of
+from flows.ingest import (
+    CallFailure,
+    _retry_transient_only,
+    analyse_recording,
+    aware,
+    reason_of,
+)
 
 #: Progress listeners (the CLI's progress bar): called with (done, total, call id).
 PROGRESS: list[Callable[[int, int, str], None]] = []
@@ -63,24 +68,8 @@ def reprocess_from_audio(
 ) -> Processed | CallFailure:
     """Fetch the recording again from its stored URI and run every stage on it."""
     target = planned.target
-    try:
-        folder, key = split_object_uri(target.source_uri)
-        source = open_source(folder, settings)
-        result = process_ref(
-            source,
-            source.ref(key),
-            transcriber=make_transcriber(settings),
-            cache_dir=settings.data_dir / "cache" / "recordings",
-            options=PipelineOptions.from_settings(settings),
-            call_id=target.call_id,
-            stages=stages,
-            cache_bytes=settings.download_cache_mb * 1024 * 1024,
-        )
-        return add_insights(result, insights)
-    except CallscopeError as exc:
-        if exc.transient or isinstance(exc, ConfigError):
-            raise
-        return CallFailure(exc.stage, type(exc).__name__, str(exc), exc.permanent)
+    folder, key = split_object_uri(target.source_uri)
+    return analyse_recording(settings, folder, key, insights, target.call_id, stages)
 
 
 def _progress(done: int, total: int, call_id: str) -> None:
