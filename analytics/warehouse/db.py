@@ -175,13 +175,20 @@ class Warehouse(RunBook):
             con.execute("COMMIT")
 
     # --- schema ----------------------------------------------------------------------
+    #: The migrations table's key ("PRIMARY KEY" here; DuckLake tables take no keys).
+    _version_key = "PRIMARY KEY"
+
+    def _migration_sql(self, sql: str) -> str:
+        """A migration's SQL as this warehouse runs it (DuckLake drops key constraints)."""
+        return sql
+
     def migrate(self) -> list[int]:
         """Apply pending migrations in order; return the versions applied now."""
         applied: list[int] = []
         with self.connect() as con:
             con.execute(
                 "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                " version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMPTZ)"
+                f" version INTEGER {self._version_key}, name VARCHAR, applied_at TIMESTAMPTZ)"
             )
             done = {r[0] for r in con.execute("SELECT version FROM schema_migrations").fetchall()}
             for m in sorted(MIGRATIONS, key=lambda m: m.version):
@@ -189,7 +196,7 @@ class Warehouse(RunBook):
                     continue
                 con.execute("BEGIN TRANSACTION")
                 try:
-                    con.execute(m.sql)
+                    con.execute(self._migration_sql(m.sql))
                     con.execute(
                         "INSERT INTO schema_migrations VALUES (?, ?, ?)",
                         [m.version, m.name, _now()],

@@ -19,7 +19,6 @@ import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -28,7 +27,6 @@ from analytics.config import Settings
 from analytics.errors import ConfigError, WarehouseError
 from analytics.warehouse.db import Warehouse
 from analytics.warehouse.extensions import extension_directory
-from analytics.warehouse.migrations import MIGRATIONS
 from analytics.warehouse.search import ensure_search_macros
 
 log = logging.getLogger(__name__)
@@ -128,32 +126,12 @@ class LakeWarehouse(Warehouse):
         finally:
             con.close()
 
-    def migrate(self) -> list[int]:
-        """Apply pending migrations (without key constraints); run it from one process."""
-        applied: list[int] = []
-        with self.connect() as con:
-            con.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                " version INTEGER NOT NULL, name VARCHAR, applied_at TIMESTAMPTZ)"
-            )
-            done = {r[0] for r in con.execute("SELECT version FROM schema_migrations").fetchall()}
-            for m in sorted(MIGRATIONS, key=lambda m: m.version):
-                if m.version in done:
-                    continue
-                con.execute("BEGIN TRANSACTION")
-                try:
-                    con.execute(lake_sql(m.sql))
-                    con.execute(
-                        "INSERT INTO schema_migrations VALUES (?, ?, ?)",
-                        [m.version, m.name, datetime.now(UTC)],
-                    )
-                    con.execute("COMMIT")
-                except duckdb.Error as exc:
-                    con.execute("ROLLBACK")
-                    raise WarehouseError(f"migration {m.version} ({m.name}) failed: {exc}") from exc
-                applied.append(m.version)
-        log.info("DuckLake %s: applied migrations %s", self.catalog, applied or "none")
-        return applied
+    # migrations run through Warehouse.migrate, without key constraints; run it from one
+    # process
+    _version_key = "NOT NULL"
+
+    def _migration_sql(self, sql: str) -> str:
+        return lake_sql(sql)
 
 
 def open_warehouse(settings: Settings) -> Warehouse:
