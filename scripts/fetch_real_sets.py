@@ -41,6 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from analytics.audio import decode  # noqa: E402
+from analytics.diarization.embeddings import speech_regions  # noqa: E402
 from analytics.simulation.conversations import (  # noqa: E402
     ConversationOptions,
     Segment,
@@ -51,7 +52,7 @@ from analytics.simulation.telephone import draw_options, leak, telephone  # noqa
 
 MANIFEST = ROOT / "scripts" / "real_sets.json"
 #: Bump when the way sets are built changes (forces a rebuild).
-BUILD_VERSION = 1
+BUILD_VERSION = 2
 
 
 def sha256(path: Path) -> str:
@@ -183,6 +184,30 @@ def plan_calls(
     return plan
 
 
+def voiced_segments(
+    segments: list[Segment], clip: np.ndarray, cfg: dict[str, Any]
+) -> list[Segment]:
+    """The solo stretches that hold speech, cropped to it.
+
+    Some labelled turns of a meeting clip are mostly not speech one can hear (a distant
+    or whispering participant, breathing, laughter): a call built from them would have a
+    "speaker" nobody can detect. Silero VAD (default threshold) on the clean 16 kHz clip
+    must find at least ``min_voiced_share`` of the stretch; what is kept runs from its
+    first to its last speech.
+    """
+    regions = speech_regions(clip)
+    out: list[Segment] = []
+    for s in segments:
+        inside = [(max(a, s.start), min(b, s.end)) for a, b in regions if b > s.start and a < s.end]
+        voiced = sum(b - a for a, b in inside)
+        if not inside or voiced < cfg["min_voiced_share"] * s.duration:
+            continue
+        cropped = Segment(s.source, s.speaker, inside[0][0], inside[-1][1])
+        if cropped.duration >= cfg["min_solo_s"]:
+            out.append(cropped)
+    return out
+
+
 def build_simulated(
     audio: dict[str, np.ndarray],
     turns: dict[str, list[tuple[str, float, float]]],
@@ -194,7 +219,8 @@ def build_simulated(
     for split, clips in splits.items():
         segs: dict[str, list[Segment]] = defaultdict(list)
         for clip in clips:
-            for s in solo_segments(turns[clip], clip, cfg["min_solo_s"]):
+            found = solo_segments(turns[clip], clip, cfg["min_solo_s"])
+            for s in voiced_segments(found, audio[clip], cfg):
                 segs[s.speaker].append(s)
         pool = {
             spk: [audio[s.source][int(s.start * 16_000) : int(s.end * 16_000)] for s in ss]
