@@ -209,10 +209,22 @@ class CallScore:
     roles: RoleAttribution
     reference_speakers: int
     hypothesis_speakers: int
+    #: DER with NIST md-eval's +-0.25 s collar (pyannote ``collar=0.5``).
+    diarization_nist: DiarizationScore | None = None
+    #: cpWER parts (speaker-attributed words; 0/0 when the reference has no words).
+    cp_errors: int = 0
+    cp_words: int = 0
+    #: Calls whose speaker count is right (1 per call; summed in the overall row).
+    count_right: int = 0
+    calls: int = 1
 
     @property
     def wer(self) -> float:
         return self.word_errors / self.reference_words if self.reference_words else 0.0
+
+    @property
+    def cpwer(self) -> float:
+        return self.cp_errors / self.cp_words if self.cp_words else 0.0
 
 
 def score_call(
@@ -225,11 +237,18 @@ def score_call(
     audio_s: float,
     processing_s: float = 0.0,
     collar_s: float = 0.25,
+    utterances: Sequence[Any] = (),
 ) -> CallScore:
-    """WER, DER and role accuracy of one call; ``reference`` is a sidecar's ``reference``
-    (``text`` and ``turns`` with speaker, role, start, end)."""
+    """WER, DER (at ``collar_s`` per side and at NIST's 0.25 s), cpWER (from
+    ``utterances``: speaker, start, text) and role accuracy of one call; ``reference`` is
+    a sidecar's ``reference`` (``text`` and ``turns`` with speaker, role, start, end)."""
+    from analytics.cpwer import cpwer_of_call
+
     ref_turns = list(reference["turns"])
     ref_words = normalize_text(str(reference["text"]))
+    cp = cpwer_of_call(ref_turns, utterances)
+    n_ref = len({t["speaker"] for t in ref_turns})
+    n_hyp = len({_turn_fields(t)[0] for t in hypothesis_turns})
     return CallScore(
         call_id=call_id,
         audio_s=audio_s,
@@ -238,18 +257,23 @@ def score_call(
         word_errors=word_errors(ref_words, normalize_text(hypothesis_text)),
         diarization=diarization_error(ref_turns, hypothesis_turns, collar_s, audio_s),
         roles=role_accuracy(ref_turns, hypothesis_turns, roles, collar_s),
-        reference_speakers=len({t["speaker"] for t in ref_turns}),
-        hypothesis_speakers=len({_turn_fields(t)[0] for t in hypothesis_turns}),
+        reference_speakers=n_ref,
+        hypothesis_speakers=n_hyp,
+        diarization_nist=diarization_error(ref_turns, hypothesis_turns, 0.25, audio_s),
+        cp_errors=cp.errors if cp.reference_words else 0,
+        cp_words=cp.reference_words,
+        count_right=int(n_ref == n_hyp),
     )
 
 
 def overall_score(scores: Sequence[CallScore]) -> CallScore:
     """All calls pooled: WER over all reference words, DER and role accuracy over all
     reference speech time (long calls weigh more, as in the standard definitions)."""
-    diar = DiarizationScore(0.0, 0.0, 0.0, 0.0)
+    diar = nist = DiarizationScore(0.0, 0.0, 0.0, 0.0)
     roles = RoleAttribution(0.0, 0.0, 0.0, 0.0)
     for s in scores:
         diar = diar + s.diarization
+        nist = nist + (s.diarization_nist or s.diarization)
         roles = RoleAttribution(
             roles.reference_s + s.roles.reference_s,
             roles.correct_s + s.roles.correct_s,
@@ -266,6 +290,11 @@ def overall_score(scores: Sequence[CallScore]) -> CallScore:
         roles=roles,
         reference_speakers=sum(s.reference_speakers for s in scores),
         hypothesis_speakers=sum(s.hypothesis_speakers for s in scores),
+        diarization_nist=nist,
+        cp_errors=sum(s.cp_errors for s in scores),
+        cp_words=sum(s.cp_words for s in scores),
+        count_right=sum(s.count_right for s in scores),
+        calls=sum(s.calls for s in scores),
     )
 
 
@@ -328,28 +357,39 @@ def evaluate_call(call: LabelledCall, processed: Any, collar_s: float = 0.25) ->
         audio_s=result.duration_s,
         processing_s=result.processing_s,
         collar_s=collar_s,
+        utterances=result.utterances,
     )
 
 
 def format_scores(scores: Sequence[CallScore], methods: Mapping[str, str] | None = None) -> str:
-    """Per-call rows and an ``overall`` row: WER, DER, role accuracy, processing time."""
+    """Per-call rows and an ``overall`` row: WER, cpWER, DER at two collars (with its
+    missed / false-alarm / confusion seconds), role accuracy, processing time; then the
+    share of calls whose speaker count is right."""
     methods = methods or {}
     head = (
-        f"{'call':<26} {'audio s':>8} {'speakers':>9} {'by':>10} {'WER':>6} {'DER':>6} "
-        f"{'miss':>6} {'FA':>6} {'conf':>6} {'roles':>6} {'proc s':>7}"
+        f"{'call':<26} {'audio s':>8} {'speakers':>9} {'by':>10} {'WER':>6} {'cpWER':>6} "
+        f"{'DER':>6} {'nist':>6} {'miss':>6} {'FA':>6} {'conf':>6} {'roles':>6} {'proc s':>7}"
     )
     lines = [head, "-" * len(head)]
 
     def row(s: CallScore, by: str) -> str:
         d = s.diarization
+        nist = (s.diarization_nist or d).der
+        cp = f"{s.cpwer:>6.3f}" if s.cp_words else f"{'-':>6}"
         return (
             f"{s.call_id:<26} {s.audio_s:>8.1f} "
             f"{f'{s.reference_speakers}/{s.hypothesis_speakers}':>9} {by:>10} "
-            f"{s.wer:>6.3f} {d.der:>6.3f} {d.missed_s:>6.1f} {d.false_alarm_s:>6.1f} "
-            f"{d.confusion_s:>6.1f} {s.roles.accuracy:>6.3f} {s.processing_s:>7.1f}"
+            f"{s.wer:>6.3f} {cp} {d.der:>6.3f} {nist:>6.3f} {d.missed_s:>6.1f} "
+            f"{d.false_alarm_s:>6.1f} {d.confusion_s:>6.1f} {s.roles.accuracy:>6.3f} "
+            f"{s.processing_s:>7.1f}"
         )
 
     lines += [row(s, methods.get(s.call_id, "")) for s in scores]
     lines.append("-" * len(head))
-    lines.append(row(overall_score(scores), ""))
+    total = overall_score(scores)
+    lines.append(row(total, ""))
+    lines.append(
+        f"speaker count right: {total.count_right}/{total.calls} calls; "
+        "nist = DER with NIST's +-0.25 s collar"
+    )
     return "\n".join(lines)

@@ -34,15 +34,18 @@ def test_eval_prints_a_table_with_an_overall_row(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     lines = result.output.strip().splitlines()
     header = lines[0].split()
-    for column in ("call", "WER", "DER", "roles"):
+    for column in ("call", "WER", "cpWER", "DER", "nist", "roles"):
         assert column in header
-    rows = {line.split()[0]: line.split() for line in lines[2:] if not line.startswith("-")}
+    assert lines[-1].startswith("speaker count right: 2/2 calls")
+    rows = {line.split()[0]: line.split() for line in lines[2:-1] if not line.startswith("-")}
     assert set(rows) == {*names, "overall"}
     assert rows["dz_voicemail"][2] == "1/1" and rows["dz_supervisor_transfer"][2] == "3/3"
     assert rows["dz_voicemail"][3] == "clustering"
-    # overall: call, audio s, speakers, (no "by"), WER, DER, miss, FA, conf, roles, proc s
-    _, _, speakers, wer, der, *_, roles, _ = rows["overall"]
+    # overall: call, audio s, speakers, (no "by"), WER, cpWER, DER, nist, miss, FA, conf,
+    # roles, proc s
+    _, _, speakers, wer, cpwer, der, nist, *_, roles, _ = rows["overall"]
     assert speakers == "4/4"
-    assert float(der) <= 0.10
+    assert float(nist) <= float(der) <= 0.10
+    assert float(wer) <= float(cpwer) <= 1.0
     assert float(roles) >= 0.95
     assert 0.0 <= float(wer) <= 0.6
