@@ -32,7 +32,7 @@ from analytics.diarization.attribution import (
     overlap_regions,
     snap_turns,
 )
-from analytics.diarization.clustering import cluster_embeddings
+from analytics.diarization.clustering import anderson_darling, cluster_embeddings
 from analytics.errors import ConfigError
 from analytics.evaluation import DiarizationScore, diarization_error
 from analytics.models import CallMetadata, Word
@@ -175,6 +175,47 @@ def test_a_tiny_cluster_is_not_a_speaker_and_a_forced_count_wins() -> None:
     two = _voices([30, 20])
     assert cluster_embeddings(two, ClusteringOptions(max_speakers=1)).labels.max() == 0
     assert cluster_embeddings(_voices([40]), ClusteringOptions(min_speakers=2)).labels.max() == 1
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return x / np.linalg.norm(x, axis=-1, keepdims=True)
+
+
+def test_anderson_darling_tells_one_bump_from_two() -> None:
+    rng = np.random.default_rng(0)
+    one = rng.normal(size=60)
+    two = np.concatenate([rng.normal(-4, 1, 30), rng.normal(4, 1, 30)])
+    assert anderson_darling(one) < 1.0
+    assert anderson_darling(two) > ClusteringOptions().min_bimodality
+    assert anderson_darling(np.ones(10)) == 0.0
+
+
+def test_a_few_outlying_windows_do_not_hide_a_quieter_second_voice() -> None:
+    """Two similar voices (30 and 10 windows) and 3 odd windows (a cough, a door): the
+    tree's first split isolates the odd windows; they are folded into a voice and the
+    second voice is still found."""
+    rng = np.random.default_rng(5)
+    a = _unit(rng.normal(size=256))
+    b = _unit(0.8 * a + 0.6 * _unit(rng.normal(size=256)))
+    odd = _unit(rng.normal(size=256))
+    rows = [c + 0.04 * rng.normal(size=(n, 256)) for c, n in ((a, 30), (b, 10), (odd, 3))]
+    clusters = cluster_embeddings(_unit(np.concatenate(rows)), ClusteringOptions())
+    assert clusters.labels.max() == 1
+    assert len(set(clusters.labels[:30])) == 1 and len(set(clusters.labels[30:40])) == 1
+    assert clusters.labels[0] != clusters.labels[30]
+
+
+def test_one_voice_that_drifts_is_not_split_in_two() -> None:
+    """One voice whose windows drift along one direction (loudness, line noise): a split
+    in the middle gives centroids far enough apart, but the windows form one normal bump
+    along that line, so it stays one speaker (and two when the bimodality test is off)."""
+    rng = np.random.default_rng(7)
+    c, drift = _unit(rng.normal(size=256)), _unit(rng.normal(size=256))
+    t = rng.normal(size=(60, 1))
+    emb = _unit(c + 0.45 * t * drift + 0.02 * rng.normal(size=(60, 256)))
+    assert cluster_embeddings(emb, ClusteringOptions()).labels.max() == 0
+    off = ClusteringOptions(min_bimodality=0.0, min_silhouette=0.0)
+    assert cluster_embeddings(emb, off).labels.max() == 1
 
 
 # --- DER ----------------------------------------------------------------------------------
