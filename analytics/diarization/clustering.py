@@ -16,8 +16,8 @@ Thresholds were first tuned on the generated set (data/diarization, TTS voices).
 threshold and the pause fill were then set on real speech, the dev split of data/real
 (Silero at 0.5 missed 30 % of the reference speech of noisy 8 kHz calls, 0.25-0.35 missed
 21-25 %), and so were the speaker-count rules (outlier folding, bimodality test,
-similarity 0.90 for two speakers / 0.85 from three, silhouette 0.2): on tel-dev
-2-party count 14/17 -> 15/17 with no voicemail split, DER 0.157 -> 0.134; the test split
+similarity 0.90 for two speakers / 0.85 from three, silhouette 0.25): on tel-dev
+2-party count 14/17 -> 15/17 with no voicemail split, DER 0.137 -> 0.125; the test split
 was not looked at while choosing them. All are ClusteringOptions.
 """
 
@@ -68,7 +68,7 @@ class ClusteringOptions:
     max_centroid_similarity: float = 0.9
     max_centroid_similarity_more: float = 0.85
     #: ... the windows' mean silhouette (cosine) is at least this ...
-    min_silhouette: float = 0.2
+    min_silhouette: float = 0.25
     #: ... and (from k=3) at most this much below the silhouette at k-1 ...
     max_silhouette_drop: float = 0.05
     #: ... and the windows of the two closest clusters, projected on the line between
