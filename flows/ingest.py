@@ -203,6 +203,16 @@ def aware(when: datetime | None, timezone: str) -> datetime | None:
         raise ConfigError(f"CALLSCOPE_TIMEZONE={timezone!r} is not a time zone name") from exc
 
 
+def finish_failed(wh: Warehouse, run_id: str, exc: BaseException) -> None:
+    """Record a run's failure; when the warehouse refuses that too (locked), the next run
+    marks the row ``crashed`` and the original error is what the caller sees."""
+    try:
+        wh.finish_run(run_id, status="failed", error=reason_of(exc))
+    except WarehouseError as err:
+        get_run_logger().error("run %s failed (%s) and could not record it: %s", run_id,
+                               reason_of(exc), err)  # fmt: skip
+
+
 def reason_of(exc: BaseException) -> str:
     """One line for ``runs.error``: the error type and message."""
     if isinstance(exc, KeyboardInterrupt):
@@ -248,7 +258,7 @@ def nightly_ingest(
     try:
         summary = _ingest(cfg, wh, publisher, run_id, uri, aware(since, cfg.timezone), limit)
     except BaseException as exc:
-        wh.finish_run(run_id, status="failed", error=reason_of(exc))
+        finish_failed(wh, run_id, exc)
         raise
     summary["crashed_runs"] = crashed
     return summary
