@@ -47,6 +47,7 @@ from flows.ingest import (
     aware,
     reason_of,
 )
+from flows.secrets import run_settings
 
 #: Progress listeners (the CLI's progress bar): called with (done, total, call id).
 PROGRESS: list[Callable[[int, int, str], None]] = []
@@ -112,8 +113,7 @@ def reprocess(
     if dry_run:
         return {"dry_run": True, "selector": sel.to_dict(), "plan": plan.to_dict()}
     crashed = wh.mark_crashed_runs()
-    public = {k: v for k, v in (settings or {}).items() if "secret" not in k and "key" not in k}
-    params = {"selector": sel.to_dict(), "stages": list(wanted), "force": force, **public}
+    params = {"selector": sel.to_dict(), "stages": list(wanted), "force": force, **(settings or {})}
     run_id = wh.start_run("reprocess", params, flow_run_id=flow_run.get_id(), kind="reprocess")
     try:
         summary = _run(cfg, wh, run_id, plan.work, ruleset, force)
@@ -139,7 +139,7 @@ def _plan(
     stages: list[str] | None,
     settings: dict[str, Any] | None,
 ) -> tuple[Settings, Selector, tuple[str, ...], Warehouse, Any, Plan]:
-    cfg = Settings(**(settings or {}))
+    cfg = run_settings(settings, flow_run.get_id())
     sel = Selector(
         call_ids=tuple(call_ids or ()),
         since=aware(since, cfg.timezone),
