@@ -22,10 +22,13 @@ def updating() -> bool:
 
 
 def cell(text: str) -> str:
-    """A table cell: paths of the test run reduced to file names, pipes escaped."""
-    text = re.sub(r"(/[^/\s']+)+/", "", text)
-    text = re.sub(r"s3://faults-[0-9a-f]+/", "s3://bucket/", text)
-    text = re.sub(r"http://127\.0\.0\.1:\d+", "http://127.0.0.1:PORT", text)
+    """A table cell: what differs between runs (local paths, bucket names, ports, job ids)
+    made stable, pipes escaped."""
+    text = re.sub(r"(?<![:/\w])(/[^/\s'\"]+)+/", "", text)  # local paths -> file names
+    text = re.sub(r"\bfaults-[0-9a-f]{10}\b", "bucket", text)  # per-test names and ids
+    text = re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:PORT", text)
+    text = re.sub(r"\b[0-9a-f]{32}\b", "<id>", text)
+    text = re.sub(r"\b(calls-call\d)-[0-9a-f]{8}\b", r"\1-<hash>", text)
     return " ".join(text.split()).replace("|", "\\|")
 
 

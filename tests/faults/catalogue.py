@@ -10,7 +10,7 @@ FAULTS = {
     "s3_stall_always": "S3 stalls every download of one recording",
     "s3_list_down": "S3 answers 500 to every listing",
     "s3_deleted": "an object deleted between listing and download",
-    "disk_full": "the download directory is full (a 64 KiB tmpfs)",
+    "disk_full": "the download directory is full (a 32 KiB tmpfs)",
     "aai_error_status": "AssemblyAI ends a job with status `error`",
     "aai_poll_timeout": "AssemblyAI never finishes a job (poll timeout)",
     "aai_429_once": "AssemblyAI answers 429 to a submission, then accepts it",

@@ -103,8 +103,8 @@ def test_a_job_that_never_finishes_times_out_and_the_next_run_resumes_it(
     check_invariant(cloud.warehouse, cloud.uris)
     record_fault(
         "aai_poll_timeout",
-        f"every call failed at `transcribe` (retryable): {reason}; the next run resumed the"
-        " same transcript ids (0 new submissions) and processed them",
+        f"every call failed at `transcribe` (retryable): {reason}. It did: the same"
+        " transcript ids, 0 new submissions, processed",
     )
 
 
