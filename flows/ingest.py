@@ -200,11 +200,11 @@ def aware(when: datetime | None, timezone: str) -> datetime | None:
         raise ConfigError(f"CALLSCOPE_TIMEZONE={timezone!r} is not a time zone name") from exc
 
 
-def finish_failed(wh: Warehouse, run_id: str, exc: BaseException) -> None:
+def finish_failed(wh: Warehouse, run_id: str, exc: BaseException, discovered: int = 0) -> None:
     """Record a run's failure; when the warehouse refuses that too (locked), the next run
     marks the row ``crashed`` and the original error is what the caller sees."""
     try:
-        wh.finish_run(run_id, status="failed", error=reason_of(exc))
+        wh.finish_run(run_id, status="failed", discovered=discovered, error=reason_of(exc))
     except WarehouseError as err:
         get_run_logger().error("run %s failed (%s) and could not record it: %s", run_id,
                                reason_of(exc), err)  # fmt: skip

@@ -45,7 +45,7 @@ from flows.ingest import (
     _retry_transient_only,
     analyse_recording,
     aware,
-    reason_of,
+    finish_failed,
 )
 from flows.secrets import run_settings
 
@@ -118,7 +118,7 @@ def reprocess(
     try:
         summary = _run(cfg, wh, run_id, plan.work, ruleset, force)
     except BaseException as exc:
-        wh.finish_run(run_id, status="failed", discovered=len(plan.calls), error=reason_of(exc))
+        finish_failed(wh, run_id, exc, discovered=len(plan.calls))
         raise
     summary.update(selector=sel.to_dict(), calls=len(plan.calls), crashed_runs=crashed)
     return summary
