@@ -61,6 +61,9 @@ def _digits(*runs: str) -> str:
 
 
 #: What must not survive anywhere, as patterns (digits in any grouping, words spelled).
+#: Not checked, a known gap: tiny.en hears "I live at forty two Elm Street, Springfield" as
+#: "I limit 42m3, Springfield"; with no street word left, no address rule fires and the
+#: town (and a mangled house number) are stored.
 FORBIDDEN = {
     "name": r"maria|gonzal",
     "card": _digits("4539", "1488", "0343", "6467"),
