@@ -64,7 +64,8 @@ bench: setup
 
 # README "Reliability" table, written by the bad-input flow run from what it observed.
 reliability: setup
-	CALLSCOPE_UPDATE_README=1 $(BIN)/pytest tests/bad_input/test_batch.py -q
+	CALLSCOPE_UPDATE_README=1 $(BIN)/pytest tests/bad_input/test_batch.py tests/faults \
+		tests/flows/test_recovery.py::test_a_killed_run_is_marked_crashed_and_the_next_lands_each_call_once -q
 
 bench-warehouse: setup
 	$(BIN)/python bench/warehouse.py

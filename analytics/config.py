@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     )
     s3_secret_access_key: SecretStr | None = Field(None, description="Secret key.")
     s3_connect_timeout_s: float = Field(10.0, description="Connect timeout for S3 calls.")
+    s3_read_timeout_s: float = Field(
+        60.0, gt=0, description="Read timeout for S3 calls (a stalled response is retried)."
+    )
     s3_max_attempts: int = Field(4, description="botocore retry attempts per S3 call.")
     s3_presign_expires_s: int = Field(
         900, ge=60, le=86400, description="Lifetime of presigned URLs given to cloud engines."

@@ -230,7 +230,8 @@ def demo(samples: Path, bucket: str, prefix: str, with_corrupt: bool) -> None:
             (staging / "corrupt_upload.wav").write_bytes(b"RIFF\x24\x00\x00\x00WAVE" + b"\x00" * 64)
         keys = upload_dir(client, bucket, prefix, staging)
         click.echo(f"uploaded {len(keys)} objects to s3://{bucket}/{prefix}/ at {s3.endpoint_url}")
-        summary = nightly_ingest(source=f"s3://{bucket}/{prefix}/", settings=overrides)
+        s3.export_credentials()  # secrets reach the flow through the environment only
+        summary = nightly_ingest(source=f"s3://{bucket}/{prefix}/", settings=s3.flow_overrides())
     click.echo(render_summary(summary))
 
 

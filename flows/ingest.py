@@ -35,6 +35,7 @@ from analytics.warehouse import Warehouse
 from analytics.warehouse.insights import WarehouseLLMCache
 from analytics.warehouse.lake import open_warehouse
 from analytics.warehouse.snapshot import Publisher
+from flows.secrets import run_settings
 
 
 @dataclass(frozen=True)
@@ -189,10 +190,6 @@ class _Writer:
         )
 
 
-def _settings(overrides: dict[str, Any] | None) -> Settings:
-    return Settings(**(overrides or {}))
-
-
 def aware(when: datetime | None, timezone: str) -> datetime | None:
     """``--since`` without a time zone is read in ``timezone`` (CALLSCOPE_TIMEZONE)."""
     if when is None or when.tzinfo is not None:
@@ -201,6 +198,16 @@ def aware(when: datetime | None, timezone: str) -> datetime | None:
         return when.replace(tzinfo=ZoneInfo(timezone))
     except (KeyError, ValueError) as exc:
         raise ConfigError(f"CALLSCOPE_TIMEZONE={timezone!r} is not a time zone name") from exc
+
+
+def finish_failed(wh: Warehouse, run_id: str, exc: BaseException, discovered: int = 0) -> None:
+    """Record a run's failure; when the warehouse refuses that too (locked), the next run
+    marks the row ``crashed`` and the original error is what the caller sees."""
+    try:
+        wh.finish_run(run_id, status="failed", discovered=discovered, error=reason_of(exc))
+    except WarehouseError as err:
+        get_run_logger().error("run %s failed (%s) and could not record it: %s", run_id,
+                               reason_of(exc), err)  # fmt: skip
 
 
 def reason_of(exc: BaseException) -> str:
@@ -226,13 +233,14 @@ def nightly_ingest(
     ``source``: s3://bucket/prefix or a local directory (default: settings.source).
     ``since``: only objects modified at or after this time (no time zone: read in
     CALLSCOPE_TIMEZONE). ``limit``: at most this many new calls. ``settings``: overrides
-    of Settings fields (e.g. {"model": "tiny.en"}).
+    of Settings fields (e.g. {"model": "tiny.en"}), never a secret: parameters are stored
+    by Prefect, so secrets come from the environment or Prefect Secret blocks.
 
     The run row never stays ``running``: any error finishes it as ``failed`` with the
     reason; a run whose process died is marked ``crashed`` by the next run, which then
     processes what that run left (landing is idempotent, so each call lands once).
     """
-    cfg = _settings(settings)
+    cfg = run_settings(settings, flow_run.get_id())
     if limit is not None and limit < 0:
         raise ConfigError(f"limit must be 0 or more (got {limit}); leave it unset for all")
     uri = source or cfg.source
@@ -241,14 +249,13 @@ def nightly_ingest(
     publisher = Publisher(wh, cfg.snapshot_interval_s)
     publisher.ensure(schema_changed=bool(applied))  # readers get a snapshot from the start
     crashed = wh.mark_crashed_runs()
-    public = {k: v for k, v in (settings or {}).items() if "secret" not in k and "key" not in k}
     run_id = wh.start_run(
-        uri, {"since": since, "limit": limit, **public}, flow_run_id=flow_run.get_id()
+        uri, {"since": since, "limit": limit, **(settings or {})}, flow_run_id=flow_run.get_id()
     )
     try:
         summary = _ingest(cfg, wh, publisher, run_id, uri, aware(since, cfg.timezone), limit)
     except BaseException as exc:
-        wh.finish_run(run_id, status="failed", error=reason_of(exc))
+        finish_failed(wh, run_id, exc)
         raise
     summary["crashed_runs"] = crashed
     return summary

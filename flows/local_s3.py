@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,6 +30,16 @@ class LocalS3:
     def settings_overrides(self) -> dict[str, Any]:
         """Settings fields that point callscope at this server."""
         return {"s3_endpoint_url": self.endpoint_url, **LOCAL_CREDENTIALS}
+
+    def flow_overrides(self) -> dict[str, Any]:
+        """The flow parameter part of :meth:`settings_overrides`: no credentials (flow
+        parameters are stored by Prefect); :meth:`export_credentials` provides those."""
+        return {"s3_endpoint_url": self.endpoint_url}
+
+    def export_credentials(self) -> None:
+        """Put this server's credentials in the environment, where flows read secrets."""
+        for key, value in LOCAL_CREDENTIALS.items():
+            os.environ[f"CALLSCOPE_{key.upper()}"] = value
 
 
 @contextmanager

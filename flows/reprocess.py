@@ -45,8 +45,9 @@ from flows.ingest import (
     _retry_transient_only,
     analyse_recording,
     aware,
-    reason_of,
+    finish_failed,
 )
+from flows.secrets import run_settings
 
 #: Progress listeners (the CLI's progress bar): called with (done, total, call id).
 PROGRESS: list[Callable[[int, int, str], None]] = []
@@ -112,13 +113,12 @@ def reprocess(
     if dry_run:
         return {"dry_run": True, "selector": sel.to_dict(), "plan": plan.to_dict()}
     crashed = wh.mark_crashed_runs()
-    public = {k: v for k, v in (settings or {}).items() if "secret" not in k and "key" not in k}
-    params = {"selector": sel.to_dict(), "stages": list(wanted), "force": force, **public}
+    params = {"selector": sel.to_dict(), "stages": list(wanted), "force": force, **(settings or {})}
     run_id = wh.start_run("reprocess", params, flow_run_id=flow_run.get_id(), kind="reprocess")
     try:
         summary = _run(cfg, wh, run_id, plan.work, ruleset, force)
     except BaseException as exc:
-        wh.finish_run(run_id, status="failed", discovered=len(plan.calls), error=reason_of(exc))
+        finish_failed(wh, run_id, exc, discovered=len(plan.calls))
         raise
     summary.update(selector=sel.to_dict(), calls=len(plan.calls), crashed_runs=crashed)
     return summary
@@ -139,7 +139,7 @@ def _plan(
     stages: list[str] | None,
     settings: dict[str, Any] | None,
 ) -> tuple[Settings, Selector, tuple[str, ...], Warehouse, Any, Plan]:
-    cfg = Settings(**(settings or {}))
+    cfg = run_settings(settings, flow_run.get_id())
     sel = Selector(
         call_ids=tuple(call_ids or ()),
         since=aware(since, cfg.timezone),

@@ -80,7 +80,9 @@ def main(count: int, piper_python: Path, seed: int, bucket: str) -> None:
             time.sleep(2)  # the last recording is uploaded after its hang-up
         keys = [o["Key"] for o in client.list_objects_v2(Bucket=bucket).get("Contents", [])]
         click.echo(f"{len(keys)} objects in s3://{bucket}/recordings/; running nightly_ingest")
-        summary = nightly_ingest(source=overrides["source"], settings=overrides)
+        s3.export_credentials()  # secrets reach the flow through the environment only
+        source = overrides["source"]
+        summary = nightly_ingest(source=source, settings={**s3.flow_overrides(), "source": source})
     click.echo(render_summary(summary))
 
 

@@ -4,7 +4,9 @@
 type       rule
 =========  ===================================================================
 email      name@domain.tld; spoken "jane dot doe at example dot com", also with
-           the name spelled out ("j o h n at example dot com").
+           the name spelled out ("j o h n at example dot com"); after "my email is"
+           everything up to a domain within nine words, however garbled ("Jane.
+           Doe. Have an example .com": ASR lost the "at").
 address    a house number (written or spoken) + up to four capitalised words + a
            street suffix (Street, Ave, Road...), with an optional unit, town, state
            and ZIP; "P.O. Box 12"; a ZIP/postcode after "zip"/"postcode".
@@ -28,6 +30,13 @@ _EMAIL_WRITTEN = re.compile(
 _EMAIL_SPOKEN = re.compile(
     r"(?<![\w'])(?:[a-z0-9]\s+)*[a-z0-9][a-z0-9._-]*(?:\s+(?:dot|underscore|dash)\s+[a-z0-9._-]+)*"
     r"\s+(?:at|@)\s+[a-z0-9-]+(?:(?:\.|\s+dot\s+)[a-z0-9-]+)*(?:\.|\s+dot\s+)" + _TLDS + r"\b",
+    re.IGNORECASE,
+)
+#: After "email (address) is", up to the first domain-like token: ASR often mangles the
+#: spoken form ("at" heard as "have an"), so the cue marks the whole address.
+_EMAIL_CUED = re.compile(
+    r"\be-?mail(?:\s+address)?\s+(?:is|was|it's|would\s+be)\s*:?\s+"
+    r"((?:\S+\s+){0,8}?[a-z0-9-]+\s?(?:\.|\s+dot\s+)\s?" + _TLDS + r")\b",
     re.IGNORECASE,
 )
 
@@ -141,6 +150,11 @@ def email_spans(text: str) -> list[tuple[int, int, str]]:
         for m in rx.finditer(text):
             if not any(m.start() < b and a < m.end() for a, b, _ in spans):
                 spans.append((m.start(), m.end(), "email"))
+    for m in _EMAIL_CUED.finditer(text):
+        a, b = m.span(1)
+        spans = [s for s in spans if not (a <= s[0] and s[1] <= b)]  # the cued span covers
+        if not any(a < y and x < b for x, y, _ in spans):
+            spans.append((a, b, "email"))
     return spans
 
 

@@ -23,7 +23,10 @@ def open_source(uri: str, settings: Settings) -> RecordingSource:
     """``s3://bucket/prefix`` -> S3Source; anything else is a local path."""
     if uri.startswith("s3://"):
         client = make_client(
-            settings.s3_client_kwargs(), settings.s3_connect_timeout_s, settings.s3_max_attempts
+            settings.s3_client_kwargs(),
+            settings.s3_connect_timeout_s,
+            settings.s3_max_attempts,
+            read_timeout_s=settings.s3_read_timeout_s,
         )
         return S3Source(uri, client, presign_expires_s=settings.s3_presign_expires_s)
     return LocalSource(Path(uri.removeprefix("file://")))

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from boto3.exceptions import RetriesExceededError
 from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
@@ -74,16 +75,31 @@ def _wrap(exc: Exception, what: str) -> SourceError | ConfigError:
 
 
 def make_client(
-    client_kwargs: dict[str, Any], connect_timeout_s: float = 10.0, max_attempts: int = 4
+    client_kwargs: dict[str, Any],
+    connect_timeout_s: float = 10.0,
+    max_attempts: int = 4,
+    read_timeout_s: float = 60.0,
 ) -> Any:
     """A boto3 S3 client with bounded timeouts and standard retries."""
     cfg = Config(
         connect_timeout=connect_timeout_s,
-        read_timeout=60,
+        read_timeout=read_timeout_s,
         retries={"max_attempts": max_attempts, "mode": "standard"},
         s3={"addressing_style": "path"},
     )
     return boto3.client("s3", config=cfg, **client_kwargs)
+
+
+def _download_error(exc: Exception, ref: RecordingRef) -> SourceError | ConfigError:
+    """A failed download; an object deleted after it was listed is named as such."""
+    if isinstance(exc, ClientError):
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        if code in ("NoSuchKey", "404"):
+            return SourceError(
+                f"downloading {ref.uri}: the object was deleted after it was listed (S3 said"
+                f" {code}); nothing to do unless it is uploaded again"
+            )
+    return _wrap(exc, f"downloading {ref.uri}")
 
 
 class S3Source:
@@ -178,7 +194,20 @@ class S3Source:
             self.client.download_file(self.bucket, ref.key, str(tmp))
         except (ClientError, BotoCoreError) as exc:
             tmp.unlink(missing_ok=True)
-            raise _wrap(exc, f"downloading {ref.uri}") from exc
+            raise _download_error(exc, ref) from exc
+        except RetriesExceededError as exc:  # the transfer's own retries of a stalled body
+            tmp.unlink(missing_ok=True)
+            raise TransientSourceError(
+                f"downloading {ref.uri}: S3 stopped answering"
+                f" ({getattr(exc, 'last_exception', exc)}); will retry"
+            ) from exc
+        except OSError as exc:  # the local disk: full, read-only, gone
+            tmp.unlink(missing_ok=True)
+            raise SourceError(
+                f"downloading {ref.uri} to {dest_dir}: {exc.strerror or exc}; free space there"
+                " or point CALLSCOPE_DATA_DIR at a disk with room (the call is tried again by"
+                " the next run)"
+            ) from exc
         tmp.replace(dest)
         return dest
 

@@ -2,10 +2,11 @@
 
 A run is ``running`` until the flow finishes it as ``completed`` or ``failed`` (with the
 reason). A process that died (SIGKILL, power loss) cannot finish its row: the next run on
-the same host finds the row's process gone and marks it ``crashed``. While it runs, a run
-holds a claim on each object version it processes (``call_claims``), so two runs started at
-once never transcribe the same recording; claims of runs that are no longer running are
-void.
+the same host finds the row's process gone and marks it ``crashed``; so does a run in the
+same process whose earlier run ended without recording its end (the warehouse was locked).
+While it runs, a run holds a claim on each object version it processes (``call_claims``),
+so two runs started at once never transcribe the same recording; claims of runs that are no
+longer running are void.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import json
 import logging
 import os
 import socket
+import threading
 import uuid
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
@@ -27,6 +29,12 @@ from analytics.models import RecordingRef
 log = logging.getLogger(__name__)
 
 RUN_STATUSES = ("running", "completed", "failed", "crashed")
+
+#: Runs started by this process and not finished (or given up) yet.
+_ACTIVE: set[str] = set()
+_ACTIVE_LOCK = threading.Lock()
+_DIED = "the run's process died before it finished"
+_UNRECORDED = "the run ended but could not record its end (the warehouse was locked or gone)"
 
 
 def _now() -> datetime:
@@ -83,6 +91,8 @@ class RunBook:
                     socket.gethostname(),
                 ],
             )
+        with _ACTIVE_LOCK:
+            _ACTIVE.add(run_id)
         return run_id
 
     def finish_run(
@@ -98,7 +108,11 @@ class RunBook:
         wall_s: float | None = None,
         error: str | None = None,
     ) -> None:
-        """Close a run (``completed`` or ``failed`` with ``error``) and drop its claims."""
+        """Close a run (``completed`` or ``failed`` with ``error``) and drop its claims.
+        The run stops being active first: if this write fails, the next run marks the row
+        ``crashed``."""
+        with _ACTIVE_LOCK:
+            _ACTIVE.discard(run_id)
         with self.transaction() as con:
             con.execute(
                 "UPDATE runs SET finished_at = ?, status = ?, discovered = ?, processed = ?,"
@@ -119,24 +133,32 @@ class RunBook:
             con.execute("DELETE FROM call_claims WHERE run_id = ?", [run_id])
 
     def mark_crashed_runs(self) -> list[str]:
-        """Mark ``running`` rows of this host whose process is gone as ``crashed`` (their
-        claims become void); returns their ids. Rows of other hosts are left alone."""
-        host = socket.gethostname()
+        """Mark ``running`` rows of this host whose process is gone, or that this process
+        started and gave up on, as ``crashed`` (their claims become void); returns their
+        ids. Rows of other hosts are left alone."""
+        host, me = socket.gethostname(), os.getpid()
         with self.transaction() as con:
             rows = con.execute(
                 "SELECT run_id, pid FROM runs WHERE status = 'running' AND host = ?", [host]
             ).fetchall()
-            dead = [r for r, pid in rows if pid is not None and not pid_alive(int(pid))]
-            for run_id in dead:
+            with _ACTIVE_LOCK:
+                active = set(_ACTIVE)
+            dead: dict[str, str] = {}
+            for run_id, pid in rows:
+                if pid is not None and not pid_alive(int(pid)):
+                    dead[run_id] = _DIED
+                elif pid == me and run_id not in active:
+                    dead[run_id] = _UNRECORDED
+            for run_id, why in dead.items():
                 con.execute(
                     "UPDATE runs SET status = 'crashed', finished_at = ?, error = ?"
                     " WHERE run_id = ?",
-                    [_now(), "the run's process died before it finished", run_id],
+                    [_now(), why, run_id],
                 )
                 con.execute("DELETE FROM call_claims WHERE run_id = ?", [run_id])
-        for run_id in dead:
-            log.warning("run %s: its process is gone; marked crashed", run_id)
-        return dead
+        for run_id, why in dead.items():
+            log.warning("run %s: %s; marked crashed", run_id, why)
+        return list(dead)
 
     def claim(self, run_id: str, refs: Sequence[RecordingRef]) -> list[RecordingRef]:
         """Claim the object versions this run will process, in one transaction. Returns

@@ -71,6 +71,9 @@ from tests.factories import call_result
         ("mail jane.doe@example.com please", "mail [EMAIL] please", "email"),
         ("J.Doe+calls@mail.example.co.uk is mine", "[EMAIL] is mine", "email"),
         ("it's jane dot doe at example dot com", "it's [EMAIL]", "email"),
+        # after "my email is", a garbled spoken address up to its domain (real ASR output)
+        ("My email is Maria. Gonzalez. Have an example .com.", "My email is [EMAIL].", "email"),
+        ("email address is jd 42 at mail dot net", "email address is [EMAIL]", "email"),
         # SSNs
         ("my ssn is 123-45-6789", "my ssn is [SSN]", "ssn"),
         ("my SSN is 123456789", "my SSN is [SSN]", "ssn"),

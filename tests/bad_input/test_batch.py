@@ -5,7 +5,6 @@ batch finishes; a second run adds nothing."""
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -14,9 +13,7 @@ import pytest
 
 from analytics.warehouse import connect_read_only
 from tests.bad_input.inputs import CASES, DESCRIPTIONS
-
-README = Path(__file__).resolve().parents[2] / "README.md"
-START, END = "<!-- reliability:start -->", "<!-- reliability:end -->"
+from tests.reliability import BAD_INPUT, replace_section, updating
 
 
 def write_reliability_table(
@@ -44,11 +41,8 @@ def write_reliability_table(
             observed = "processed: " + ", ".join(notes)
         rows.append(f"| {DESCRIPTIONS[case.id]} | {observed} |")
     table = "\n".join(rows)
-    if os.environ.get("CALLSCOPE_UPDATE_README") == "1":
-        text = README.read_text(encoding="utf-8")
-        head, rest = text.split(START, 1)
-        _, tail = rest.split(END, 1)
-        README.write_text(f"{head}{START}\n{table}\n{END}{tail}", encoding="utf-8")
+    if updating():
+        replace_section(BAD_INPUT, table)
     return table
 
 

@@ -199,6 +199,11 @@ class FakeAssemblyAI:
             queue = self._script.setdefault(endpoint, deque())
             queue.extend(Scripted(status, text, headers) for _ in range(times))
 
+    def clear_failures(self) -> None:
+        """Drop the failures still queued by :meth:`fail_next`."""
+        with self._lock:
+            self._script.clear()
+
     def job_ids(self) -> list[str]:
         return [c["id"] for c in self.created]
 

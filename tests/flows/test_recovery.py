@@ -23,7 +23,9 @@ from flows.cli import main
 from flows.cli_support import IsoDateTime
 from flows.ingest import aware
 from tests.conftest import ROOT
+from tests.faults.invariant import check_invariant
 from tests.flows.clips import speech_clip
+from tests.reliability import record_fault
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
@@ -195,6 +197,13 @@ def test_a_killed_run_is_marked_crashed_and_the_next_lands_each_call_once(
     ]
     per_call = _rows(env, "SELECT source_uri, count(*) FROM analyses GROUP BY ALL")
     assert len(per_call) == 4 and all(n == 1 for _, n in per_call)
+    states = check_invariant(env, [str(src / f"c{i}.wav") for i in range(4)])
+    assert set(states.values()) == {"processed"}
+    record_fault(
+        "worker_killed",
+        "killed after its first landing, the run stayed `running`; the next run marked it"
+        " `crashed` and processed the rest; each of the 4 calls landed once",
+    )
 
 
 def test_a_failed_run_prints_one_clean_error_line(tmp_path: Path) -> None:

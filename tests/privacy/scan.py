@@ -1,0 +1,47 @@
+"""Where a flow run leaves text behind: Prefect's records of it and the warehouse rows."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from analytics.warehouse import connect_read_only
+
+
+def prefect_records(flow_run_id: str) -> dict[str, str]:
+    """Everything Prefect's API holds about one flow run, as JSON text per kind (the raw
+    REST API: its filter endpoints, as the UI reads them)."""
+    from prefect.client.orchestration import get_client
+    from prefect.logging.handlers import APILogWorker
+
+    APILogWorker.drain_all(timeout=10)  # logs reach the API in batches
+    runs = {"flow_runs": {"id": {"any_": [flow_run_id]}}}
+    with get_client(sync_client=True) as client:
+        api = client._client
+
+        def post(path: str, body: dict[str, Any]) -> str:
+            resp = api.post(path, json={"limit": 200, "offset": 0, **body})
+            resp.raise_for_status()
+            return resp.text
+
+        return {
+            "flow run": api.get(f"/flow_runs/{flow_run_id}").text,
+            "task runs": post("/task_runs/filter", runs),
+            "logs": post("/logs/filter", {"logs": {"flow_run_id": {"any_": [flow_run_id]}}}),
+            "artifacts": post("/artifacts/filter", {}),
+        }
+
+
+def warehouse_rows(path: Path) -> dict[str, str]:
+    with connect_read_only(path) as con:
+        tables = [
+            t
+            for (t,) in con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE'"
+            ).fetchall()
+        ]
+        return {
+            t: json.dumps(con.execute(f'SELECT * FROM "{t}"').fetchall(), default=str)
+            for t in tables
+        }
