@@ -32,7 +32,7 @@ from analytics.diarization.attribution import (
     overlap_regions,
     snap_turns,
 )
-from analytics.diarization.clustering import anderson_darling, cluster_embeddings
+from analytics.diarization.counting import anderson_darling, cluster_embeddings
 from analytics.errors import ConfigError
 from analytics.evaluation import DiarizationScore, diarization_error
 from analytics.models import CallMetadata, Word
@@ -203,6 +203,24 @@ def test_a_few_outlying_windows_do_not_hide_a_quieter_second_voice() -> None:
     assert clusters.labels.max() == 1
     assert len(set(clusters.labels[:30])) == 1 and len(set(clusters.labels[30:40])) == 1
     assert clusters.labels[0] != clusters.labels[30]
+
+
+def test_many_odd_windows_do_not_shatter_two_clear_voices() -> None:
+    """Two clearly different voices and a dozen odd windows, each unlike anything else:
+    the tree splits off one odd window after another and never reaches the voices, so
+    the k-means partition (best silhouette of seeded restarts) finds them."""
+    rng = np.random.default_rng(11)
+    a = _unit(rng.normal(size=256))
+    b = _unit(0.6 * a + 0.8 * _unit(rng.normal(size=256)))  # centroids 0.6 apart
+    rows = [c + 0.03 * rng.normal(size=(n, 256)) for c, n in ((a, 25), (b, 20))]
+    odd = _unit(rng.normal(size=(12, 256)))  # each unlike both voices and each other
+    emb = _unit(np.concatenate([*rows, odd]))
+    tree_only = cluster_embeddings(emb, ClusteringOptions(kmeans=False))
+    assert tree_only.labels.max() == 0
+    clusters = cluster_embeddings(emb, ClusteringOptions())
+    assert clusters.labels.max() == 1
+    assert len(set(clusters.labels[:25])) == 1 and len(set(clusters.labels[25:45])) == 1
+    assert clusters.labels[0] != clusters.labels[25]
 
 
 def test_one_voice_that_drifts_is_not_split_in_two() -> None:
