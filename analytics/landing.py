@@ -7,10 +7,9 @@ call an LLM over the network), :func:`land_processed` in the single warehouse wr
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
-
-import duckdb
 
 from analytics.agent_metrics import agent_metrics
 from analytics.enrich.privacy import PrivacyPolicy, privatize_result
@@ -19,13 +18,17 @@ from analytics.insights import CallContext, analyze_safely
 from analytics.insights.base import InsightResult, InsightsEngine
 from analytics.models import CallResult
 from analytics.warehouse import Warehouse
-from analytics.warehouse.agent import write_agent_metrics
+from analytics.warehouse.agent import agent_rows
+from analytics.warehouse.bulk import Landing
 from analytics.warehouse.enrichment import metrics_from_dict
 from analytics.warehouse.insights import (
-    write_insights,
-    write_native_insights,
-    write_redaction_counts,
+    INSIGHTS_COLUMNS,
+    REDACTION_COLUMNS,
+    insights_row,
+    native_insights_row,
+    redaction_rows,
 )
+from analytics.warehouse.sql import RowBatch
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +71,46 @@ def _outcome(ins: InsightResult | None) -> dict[str, Any] | None:
     return None
 
 
+def landing_for(
+    processed: Processed,
+    *,
+    run_id: str | None,
+    ruleset: RuleSet | None,
+    redact_pii: bool,
+    privacy: PrivacyPolicy | None = None,
+) -> Landing:
+    """What the writer lands for one processed call: the stored (redacted unless the team
+    keeps raw text) result, its categories, insights, the engine's native insights,
+    agent-side metrics and the redaction counts."""
+    result = processed.result
+    # agent-side metrics (sidecar events): validated before anything lands
+    metrics = agent_metrics(result.metadata.extra, result.utterances)
+    stored, counts = redact_for_storage(result, redact_pii, privacy)
+    ins = processed.insights
+
+    def rows(batch: RowBatch, analysis_id: str) -> None:
+        call_id = result.call_id
+        if ins is not None:
+            batch.add("insights", INSIGHTS_COLUMNS, [insights_row(analysis_id, call_id, ins)])
+        batch.add(
+            "redaction_counts", REDACTION_COLUMNS, redaction_rows(analysis_id, call_id, counts)
+        )
+        if metrics is not None:
+            extra = result.metadata.extra
+            for table, (columns, values) in agent_rows(
+                analysis_id, call_id, metrics, extra
+            ).items():
+                batch.add(table, columns, values)
+        if stored.native:
+            native = native_insights_row(
+                analysis_id, call_id, result.engine, result.model, stored.native
+            )
+            if native is not None:
+                batch.add("insights", INSIGHTS_COLUMNS, [native])
+
+    return Landing(stored, run_id, ruleset, _outcome(ins), rows=rows)
+
+
 def land_processed(
     wh: Warehouse,
     processed: Processed,
@@ -77,28 +120,30 @@ def land_processed(
     redact_pii: bool,
     privacy: PrivacyPolicy | None = None,
 ) -> str | None:
-    """Land one call (redacted unless the team keeps raw text), its categories, insights,
-    the engine's native insights, agent-side metrics and the redaction counts, all in one
-    transaction. Returns the analysis id, or None when this exact lineage had already
-    landed."""
-    result = processed.result
-    # agent-side metrics (sidecar events): validated before anything lands
-    metrics = agent_metrics(result.metadata.extra, result.utterances)
-    stored, counts = redact_for_storage(result, redact_pii, privacy)
-    ins = processed.insights
+    """Land one call (:func:`landing_for`) in one transaction. Returns the analysis id,
+    or None when this exact lineage had already landed."""
+    landing = landing_for(
+        processed, run_id=run_id, ruleset=ruleset, redact_pii=redact_pii, privacy=privacy
+    )
+    return wh.land_batch([landing])[0]
 
-    def extra(con: duckdb.DuckDBPyConnection, analysis_id: str) -> None:
-        if ins is not None:
-            write_insights(con, analysis_id, result.call_id, ins)
-        write_redaction_counts(con, analysis_id, result.call_id, counts)
-        if metrics is not None:
-            write_agent_metrics(con, analysis_id, result.call_id, metrics, result.metadata.extra)
-        if stored.native:
-            write_native_insights(
-                con, analysis_id, result.call_id, result.engine, result.model, stored.native
-            )
 
-    return wh.land(stored, run_id=run_id, ruleset=ruleset, insights=_outcome(ins), writers=[extra])
+def land_many(
+    wh: Warehouse,
+    processed: Sequence[Processed],
+    *,
+    run_id: str | None,
+    ruleset: RuleSet | None,
+    redact_pii: bool,
+    privacy: PrivacyPolicy | None = None,
+) -> list[str | None]:
+    """Land a batch of calls in one transaction (``Warehouse.land_batch``: whole calls
+    only; a failed batch is retried call by call). Per call the analysis id or None."""
+    landings = [
+        landing_for(p, run_id=run_id, ruleset=ruleset, redact_pii=redact_pii, privacy=privacy)
+        for p in processed
+    ]
+    return wh.land_batch(landings)
 
 
 def _insights_dict(ins: InsightResult | None) -> dict[str, Any] | None:

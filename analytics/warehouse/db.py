@@ -4,13 +4,11 @@ read-only readers (the dashboard) in between writes."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,17 +16,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
+import pyarrow as pa
 
 from analytics.errors import WarehouseError, WarehouseLockedError
 from analytics.models import CallResult, RecordingRef
+from analytics.warehouse.bulk import Landing, LandingWriter, land_calls
 from analytics.warehouse.migrations import MIGRATIONS
-from analytics.warehouse.rows import (
-    insert_analysis,
-    insert_row,
-    land_enrichment,
-    newer_is_current,
-    upsert_call,
-)
+from analytics.warehouse.rows import insert_row, lineage_key
 from analytics.warehouse.runs import RunBook
 
 if TYPE_CHECKING:
@@ -38,29 +32,11 @@ log = logging.getLogger(__name__)
 
 _LOCK_WAIT_S = 30.0
 
-#: Extra writes of a landing, run inside its transaction: (connection, analysis id).
-LandingWriter = Callable[[duckdb.DuckDBPyConnection, str], None]
+__all__ = ["KnownObjects", "Landing", "LandingWriter", "Warehouse", "lineage_key"]
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def lineage_key(result: CallResult) -> str:
-    """Identity of one processing: same object version, engine, model, pipeline, options,
-    sidecar version and stage lineage (the last two only when known, so the keys of
-    analyses landed before they were recorded do not change)."""
-    parts: list[Any] = [
-        result.etag,
-        result.engine,
-        result.model,
-        result.pipeline_version,
-        result.params,
-    ]
-    if result.sidecar_etag is not None or result.stages:
-        parts += [result.sidecar_etag, result.stages]
-    payload = json.dumps(parts, sort_keys=True, default=str)
-    return hashlib.sha256(payload.encode()).hexdigest()[:32]
 
 
 def _connect(path: Path, read_only: bool, wait_s: float | None = None) -> duckdb.DuckDBPyConnection:
@@ -265,39 +241,43 @@ class Warehouse(RunBook):
         Returns the new analysis id, or None when the same lineage had already landed
         (a re-run lands nothing twice).
         """
-        key = lineage_key(result)
-        analysis_id = uuid.uuid4().hex
-        now = _now()
+        landing = Landing(result, run_id, ruleset, insights, writers=writers)
+        return self.land_batch([landing])[0]
+
+    def land_batch(self, landings: Sequence[Landing]) -> list[str | None]:
+        """Land many calls in one transaction (``bulk.land_calls``): per landing the new
+        analysis id, or None when that lineage had already landed.
+
+        A batch holds whole calls, so readers never see half a call. When the batch fails,
+        its calls are landed one transaction each, so a bad call fails alone (with a
+        :class:`WarehouseError` naming it) and the calls before it stay landed.
+        """
+        if not landings:
+            return []
         try:
             with self.transaction() as con:
-                exists = con.execute(
-                    "SELECT analysis_id FROM analyses WHERE call_id = ? AND lineage_key = ?",
-                    [result.call_id, key],
-                ).fetchone()
-                if exists:
-                    log.info("call %s: analysis %s already landed", result.call_id, exists[0])
-                    return None
-                if newer_is_current(con, result):
-                    log.warning(
-                        "call %s: an older version of %s landed late: kept, not current",
-                        result.call_id,
-                        result.source_uri,
-                    )
-                else:
-                    upsert_call(con, result, analysis_id, now)
-                insert_analysis(con, result, analysis_id, key, run_id, now)
-                land_enrichment(con, analysis_id, result, ruleset, insights)
-                for write in writers:
-                    write(con, analysis_id)
-        except duckdb.Error as exc:
-            raise WarehouseError(f"landing call {result.call_id} failed: {exc}") from exc
-        log.info(
-            "call %s: landed analysis %s (%d utterances)",
-            result.call_id,
-            analysis_id,
-            len(result.utterances),
-        )
-        return analysis_id
+                ids = land_calls(con, landings)
+        except (duckdb.Error, WarehouseError, pa.ArrowException) as exc:
+            if len(landings) > 1:
+                log.warning(
+                    "landing a batch of %d calls failed (%s): landing them one by one",
+                    len(landings),
+                    exc,
+                )
+                return [self.land_batch([landing])[0] for landing in landings]
+            if isinstance(exc, WarehouseError):
+                raise
+            call_id = landings[0].result.call_id
+            raise WarehouseError(f"landing call {call_id} failed: {exc}") from exc
+        for landing, analysis_id in zip(landings, ids, strict=True):
+            if analysis_id is not None:
+                log.info(
+                    "call %s: landed analysis %s (%d utterances)",
+                    landing.result.call_id,
+                    analysis_id,
+                    len(landing.result.utterances),
+                )
+        return ids
 
     def record_error(
         self,
