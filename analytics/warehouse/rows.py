@@ -130,7 +130,7 @@ ANALYSIS_COLUMNS = (
     "model", "pipeline_version", "params", "diarization", "language", "language_prob",
     "duration_s", "processing_s", "n_utterances", "n_words", "created_at", "lineage",
     "billed_minutes", "cost_usd", "engine_job_id", "native", "source_modified_at",
-    "sidecar_etag", "stages",
+    "sidecar_etag", "stages", "first_text",
 )  # fmt: skip
 UTTERANCE_COLUMNS = (
     "analysis_id", "call_id", "idx", "speaker", "role", "channel", "start_s", "end_s",
@@ -159,6 +159,8 @@ def analysis_rows(
     metrics = metrics_from_dict(result.metrics) if result.metrics is not None else None
     loudness = list(metrics.utterance_loudness) if metrics is not None else []
     loudness += [None] * (len(utterances) - len(loudness))
+    first = min(range(len(utterances)), key=lambda i: (utterances[i].start, i), default=None)
+    first_text = utterances[first].text if first is not None else None
     batch.add(
         "analyses",
         ANALYSIS_COLUMNS,
@@ -172,6 +174,7 @@ def analysis_rows(
                 result.cost_usd, result.engine_job_id, json.dumps(result.native, default=str),
                 result.source_modified_at, result.sidecar_etag,
                 json.dumps(result.stages, default=str),
+                first_text,
             ]
         ],
     )  # fmt: skip

@@ -25,8 +25,10 @@ def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
 
 def arrow_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> pa.Table:
     """Rows as an Arrow table with these column names (types inferred; DuckDB casts)."""
-    values = zip(*rows, strict=True) if rows else ([] for _ in columns)
-    return pa.table({name: pa.array(list(col)) for name, col in zip(columns, values, strict=True)})
+    for row in rows:
+        if len(row) != len(columns):
+            raise ValueError(f"a row of {len(row)} values for {len(columns)} columns {columns}")
+    return pa.table({name: pa.array([r[i] for r in rows]) for i, name in enumerate(columns)})
 
 
 def insert_rows(
