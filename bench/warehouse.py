@@ -384,8 +384,7 @@ def main() -> None:
         t0 = time.perf_counter()
         refs = list(open_source("s3://bench/rec/", cfg).list())
         list_s = time.perf_counter() - t0
-        known = wh.known_objects()
-        todo = [r for r in refs if r not in known]
+        todo = wh.new_objects(refs)  # the flow's discovery step
         assert len(refs) == n_list and not todo, (len(refs), len(todo))
         total_s = time.perf_counter() - t0
         row(f"no-op nightly: list {n_list:,} from S3 + skip known",

@@ -296,8 +296,7 @@ def _ingest(
     t0 = time.perf_counter()
     ruleset = load_rules(cfg.rules_path)  # a bad rule file stops the run before any work
     refs = list(open_source(uri, cfg).list(since=since))
-    known = wh.known_objects()
-    todo = [r for r in refs if r not in known]
+    todo = wh.new_objects(refs)  # one anti-join, not every known version in Python
     skipped = len(refs) - len(todo)
     if limit is not None:
         todo = todo[:limit]
