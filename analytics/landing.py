@@ -9,6 +9,7 @@ in the single warehouse writer, which then only writes.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -30,6 +31,7 @@ from analytics.warehouse.insights import (
     native_insights_row,
     redaction_rows,
 )
+from analytics.warehouse.rows import content_rows
 from analytics.warehouse.sql import RowBatch
 
 log = logging.getLogger(__name__)
@@ -160,6 +162,13 @@ def prepare(
     landing = landing_for(
         processed, run_id=None, ruleset=ruleset, redact_pii=redact_pii, privacy=privacy
     )
+    # Every row but the analyses row, under the analysis id the writer will use.
+    analysis_id = uuid.uuid4().hex
+    content = RowBatch()
+    content_rows(content, landing.result, analysis_id)
+    if landing.rows is not None:
+        landing.rows(content, analysis_id)
+    landing = replace(landing, rows=None, analysis_id=analysis_id, content=content)
     return replace(processed, landing=landing)
 
 

@@ -23,7 +23,13 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from analytics.models import CallResult
-from analytics.warehouse.rows import analysis_rows, call_row, lineage_key, merge_calls
+from analytics.warehouse.rows import (
+    analysis_row,
+    call_row,
+    content_rows,
+    lineage_key,
+    merge_calls,
+)
 from analytics.warehouse.sql import RowBatch
 
 if TYPE_CHECKING:
@@ -45,6 +51,9 @@ class Landing:
     rules may read of the insights (``{"outcome": ...}``); ``rows`` queues further rows
     (insights, redaction counts, agent metrics); ``writers`` run statements of their own
     inside the transaction after the rows are in (slower: prefer ``rows``).
+    ``analysis_id`` + ``content``: the new analysis' id and every row but the
+    ``analyses`` row, built ahead where the call was processed (``landing.prepare``); the
+    writer then only checks, merges the call row and inserts.
     """
 
     result: CallResult
@@ -53,6 +62,8 @@ class Landing:
     insights: dict[str, Any] | None = None
     rows: LandingRows | None = None
     writers: Sequence[LandingWriter] = ()
+    analysis_id: str | None = None
+    content: RowBatch | None = None
 
 
 def _pairs(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[tuple[Any, Any]]:
@@ -98,7 +109,7 @@ def land_calls(con: duckdb.DuckDBPyConnection, landings: Sequence[Landing]) -> l
             ids.append(None)
             continue
         landed.add((result.call_id, key))
-        analysis_id = uuid.uuid4().hex
+        analysis_id = landing.analysis_id or uuid.uuid4().hex
         modified = current.get(result.call_id)
         if (
             result.source_modified_at is not None
@@ -113,9 +124,11 @@ def land_calls(con: duckdb.DuckDBPyConnection, landings: Sequence[Landing]) -> l
         else:
             calls[result.call_id] = call_row(result, analysis_id, now)
             current[result.call_id] = result.source_modified_at
-        analysis_rows(
-            batch, result, analysis_id, key, landing.run_id, now, landing.ruleset, landing.insights
-        )
+        analysis_row(batch, result, analysis_id, key, landing.run_id, now)
+        if landing.content is not None and landing.analysis_id is not None:
+            batch.extend(landing.content)
+        else:
+            content_rows(batch, result, analysis_id, landing.ruleset, landing.insights)
         if landing.rows is not None:
             landing.rows(batch, analysis_id)
         ids.append(analysis_id)

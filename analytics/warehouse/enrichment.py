@@ -64,9 +64,10 @@ def _delete(con: duckdb.DuckDBPyConnection, tables: Sequence[str], analysis_id: 
 
 
 def metrics_rows(
-    analysis_id: str, call_id: str, metrics: CallMetrics
+    analysis_id: str, call_id: str, metrics: CallMetrics, metrics_json: str | None = None
 ) -> dict[str, list[list[Any]]]:
-    """The rows of one analysis' metrics, per table, every column in table order."""
+    """The rows of one analysis' metrics, per table, every column in table order
+    (``metrics_json``: ``json.dumps(metrics.to_dict())`` when the caller has it)."""
     s = metrics.summary()
     trend = metrics.customer_trend
     ids = [analysis_id, call_id]
@@ -93,7 +94,7 @@ def metrics_rows(
                 trend.last if trend else None,
                 trend.delta if trend else None,
                 trend.label if trend else None,
-                json.dumps(metrics.to_dict()),
+                metrics_json if metrics_json is not None else json.dumps(metrics.to_dict()),
                 datetime.now(UTC),
             ]
         ],

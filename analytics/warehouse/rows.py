@@ -152,13 +152,21 @@ def analysis_rows(
     ruleset: RuleSet | None = None,
     insights: dict[str, Any] | None = None,
 ) -> None:
-    """Queue a new analysis' rows: the analysis, its utterances (with their measured
-    loudness) and words, its metrics and, with a ``ruleset``, its categories."""
-    aid, cid = analysis_id, result.call_id
+    """Queue a new analysis' rows: the analysis row and its :func:`content_rows`."""
+    analysis_row(batch, result, analysis_id, key, run_id, now)
+    content_rows(batch, result, analysis_id, ruleset, insights)
+
+
+def analysis_row(
+    batch: RowBatch,
+    result: CallResult,
+    analysis_id: str,
+    key: str,
+    run_id: str | None,
+    now: datetime,
+) -> None:
+    """Queue the ``analyses`` row of a new analysis."""
     utterances = result.utterances
-    metrics = metrics_from_dict(result.metrics) if result.metrics is not None else None
-    loudness = list(metrics.utterance_loudness) if metrics is not None else []
-    loudness += [None] * (len(utterances) - len(loudness))
     first = min(range(len(utterances)), key=lambda i: (utterances[i].start, i), default=None)
     first_text = utterances[first].text if first is not None else None
     batch.add(
@@ -166,18 +174,35 @@ def analysis_rows(
         ANALYSIS_COLUMNS,
         [
             [
-                aid, cid, run_id, result.source_uri, result.etag, key, result.engine,
-                result.model, result.pipeline_version, json.dumps(result.params, default=str),
-                result.diarization, result.language, result.language_prob, result.duration_s,
-                result.processing_s, len(utterances), sum(len(u.words) for u in utterances),
-                now, json.dumps(result.lineage, default=str), result.billed_minutes,
+                analysis_id, result.call_id, run_id, result.source_uri, result.etag, key,
+                result.engine, result.model, result.pipeline_version,
+                json.dumps(result.params, default=str), result.diarization, result.language,
+                result.language_prob, result.duration_s, result.processing_s, len(utterances),
+                sum(len(u.words) for u in utterances), now,
+                json.dumps(result.lineage, default=str), result.billed_minutes,
                 result.cost_usd, result.engine_job_id, json.dumps(result.native, default=str),
                 result.source_modified_at, result.sidecar_etag,
-                json.dumps(result.stages, default=str),
-                first_text,
+                json.dumps(result.stages, default=str), first_text,
             ]
         ],
     )  # fmt: skip
+
+
+def content_rows(
+    batch: RowBatch,
+    result: CallResult,
+    analysis_id: str,
+    ruleset: RuleSet | None = None,
+    insights: dict[str, Any] | None = None,
+) -> None:
+    """Queue what a new analysis holds: its utterances (with their measured loudness) and
+    words, its metrics and, with a ``ruleset``, its categories. Independent of the
+    writer's state, so ``landing.prepare`` builds them where the call was processed."""
+    aid, cid = analysis_id, result.call_id
+    utterances = result.utterances
+    metrics = metrics_from_dict(result.metrics) if result.metrics is not None else None
+    loudness = list(metrics.utterance_loudness) if metrics is not None else []
+    loudness += [None] * (len(utterances) - len(loudness))
     batch.add(
         "utterances",
         UTTERANCE_COLUMNS,
@@ -198,7 +223,8 @@ def analysis_rows(
     )  # fmt: skip
     if metrics is None:
         return
-    for table, rows in metrics_rows(aid, cid, metrics).items():
+    metrics_json = json.dumps(result.metrics)  # the same as metrics.to_dict(), unbuilt
+    for table, rows in metrics_rows(aid, cid, metrics, metrics_json).items():
         batch.add(table, None, rows)
     if ruleset is not None:
         matches = apply_rules(ruleset, list(utterances), metrics, insights)

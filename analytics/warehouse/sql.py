@@ -63,6 +63,11 @@ class RowBatch:
             key = (table, tuple(columns) if columns is not None else None)
             self._rows.setdefault(key, []).extend(rows)
 
+    def extend(self, other: RowBatch) -> None:
+        """Queue every row ``other`` holds (rows built ahead, e.g. in a task)."""
+        for key, rows in other._rows.items():
+            self._rows.setdefault(key, []).extend(rows)
+
     def __len__(self) -> int:
         return sum(len(rows) for rows in self._rows.values())
 
