@@ -20,11 +20,13 @@ from analytics.warehouse.call_queries import (
     NATIVE_PROMPT_VERSION,
     OFFLINE_ENGINE,
     call_categories,
+    call_errors,
     call_insights,
     call_interruptions,
     call_silences,
     conversation_metrics,
     customer_sentiment_by_quarter,
+    recent_runs,
     records,
     speaker_metrics,
 )
@@ -376,43 +378,4 @@ def talk_time_by_role(con: duckdb.DuckDBPyConnection, call_id: str) -> pd.DataFr
         ORDER BY talk_s DESC, role
         """,
         [call_id],
-    ).df()
-
-
-# --- one call's conversation: metrics, categories, insights ---------------------------------
-def recent_runs(con: duckdb.DuckDBPyConnection, limit: int = 20) -> pd.DataFrame:
-    """The latest runs, newest first."""
-    return con.execute(
-        """
-        SELECT run_id, started_at, finished_at, status, source, discovered, processed,
-               failed, skipped, audio_s / 60.0 AS audio_minutes, wall_s, flow_run_id
-        FROM runs
-        ORDER BY started_at DESC
-        LIMIT ?
-        """,
-        [int(limit)],
-    ).df()
-
-
-def call_errors(con: duckdb.DuckDBPyConnection, limit: int = 200) -> pd.DataFrame:
-    """Recorded failures, newest first.
-
-    ``resolved`` is true when the same object (source_uri + etag) landed successfully
-    after the error.
-    """
-    return con.execute(
-        """
-        SELECT e.occurred_at, e.stage, e.error_type, e.reason, e.retryable,
-               EXISTS (
-                   SELECT 1 FROM analyses a
-                   WHERE a.source_uri = e.source_uri
-                     AND a.etag IS NOT DISTINCT FROM e.etag
-                     AND a.created_at > e.occurred_at
-               ) AS resolved,
-               e.call_id, e.source_uri, e.etag, e.run_id, e.error_id
-        FROM call_errors e
-        ORDER BY e.occurred_at DESC, e.error_id
-        LIMIT ?
-        """,
-        [int(limit)],
     ).df()
