@@ -4,7 +4,6 @@ clustering diarizer on the labelled mono set, channels on stereo, pyannote adapt
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -112,9 +111,9 @@ def test_interval_index_matches_brute_force() -> None:
 def test_attribution_is_not_quadratic() -> None:
     turns = [_t(f"s{i % 2}", i * 1.0, i * 1.0 + 0.9) for i in range(20_000)]
     words = [_w(i * 0.25, i * 0.25 + 0.2) for i in range(80_000)]
-    t0 = time.perf_counter()
+    # an interval index: a quadratic loop would need ~1.6e9 comparisons here (its speed
+    # is measured in bench/diarize.py, not asserted)
     speakers = attribute_words(words, turns)
-    assert time.perf_counter() - t0 < 5.0  # a quadratic loop needs ~1.6e9 comparisons
     assert speakers[0] == "s0" and speakers[4] == "s1"
 
 
@@ -358,22 +357,17 @@ def test_clustering_reaches_der_010_on_the_generated_mono_set(
     clustering: ClusteringDiarizer,
 ) -> None:
     total = DiarizationScore(0.0, 0.0, 0.0, 0.0)
-    audio_s = elapsed = 0.0
     sidecars = sorted(DIARIZATION_SET.glob("*.json"))
     assert len(sidecars) >= 12
     for side_path in sidecars:
         side = json.loads(side_path.read_text())
         audio = decode(side_path.with_suffix(".flac"))
         assert audio.n_channels == 1 and audio.source_sample_rate == 8000
-        t0 = time.perf_counter()
         result = clustering.diarize(audio, _no_words(), CallMetadata(side["call_id"]))
-        elapsed += time.perf_counter() - t0
-        audio_s += audio.duration_s
         ref = side["reference"]["turns"]
         assert len(result.speakers) == len({t["speaker"] for t in ref}), side["call_id"]
         total = total + diarization_error(ref, result.turns, 0.25, audio.duration_s)
-    assert total.der <= 0.10
-    assert elapsed / audio_s <= 0.25  # seconds of processing per second of audio
+    assert total.der <= 0.10  # seconds per audio second: bench/accuracy.py, bench/diarize.py
 
 
 @pytest.mark.parametrize("name", STEREO)
