@@ -9,6 +9,8 @@ one barge-in each). Per concurrency level it prints:
 - caller stop -> first agent audio, p50/p95, from the agent's own sidecars (server clock:
   VAD-corrected end of the caller's speech to the first agent audio sent), and as heard by
   the caller (its last sample sent -> first agent audio received);
+- where that latency went, per stage (p50 ms; ``stages_ms`` in the sidecars' turns): VAD
+  stop confirmation, STT, turn end, brain, TTS first audio, transport;
 - CPU seconds the agent process used per call-minute, and its CPU share per concurrent call;
 - the machine's load average, since the agent shares 2 cores with everything else.
 """
@@ -53,9 +55,16 @@ def pct(values: list[float], q: int) -> float:
 
 
 def run_level(
-    env: dict[str, str], client: Any, bucket: str, calls: int, concurrency: int, seed: int
+    env: dict[str, str],
+    client: Any,
+    bucket: str,
+    calls: int,
+    concurrency: int,
+    seed: int,
+    keep: Path | None = None,
 ) -> dict[str, Any]:
     plans = varied_calls(calls, OrderTable(), seed)
+    load_start = os.getloadavg()[0]
     before = {o["Key"] for o in client.list_objects_v2(Bucket=bucket).get("Contents", [])}
     with agent_subprocess(env) as (url, pid):
         cpu0, t0 = cpu_seconds(pid), time.monotonic()
@@ -68,7 +77,15 @@ def run_level(
         if o["Key"].endswith(".json") and o["Key"] not in before
     ]
     sidecars = [json.loads(client.get_object(Bucket=bucket, Key=k)["Body"].read()) for k in new]
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+        for sidecar in sidecars:
+            (keep / f"{sidecar['call_id']}.json").write_text(json.dumps(sidecar, indent=1))
     server = [t["latency_ms"] for s in sidecars for t in s["turns"]]
+    stages: dict[str, list[float]] = {}
+    for t in (t for s in sidecars for t in s["turns"]):
+        for stage, ms in t.get("stages_ms", {}).items():
+            stages.setdefault(stage, []).append(ms)
     heard = [ms for r in reports for ms in r.latencies_ms()]
     call_min = sum(r.duration_s for r in reports) / 60
     return {
@@ -80,11 +97,12 @@ def run_level(
         "server_p95": pct(server, 95),
         "heard_p50": pct(heard, 50),
         "heard_p95": pct(heard, 95),
+        "stages_p50": {k: round(pct(v, 50)) for k, v in stages.items()},
         "barge_ins": sum(s["agent_metrics"]["barge_ins"] for s in sidecars),
         "agent_hangups": sum(s["end_reason"] == "agent_hangup" for s in sidecars),
         "cpu_s_per_call_min": (cpu1 - cpu0) / call_min if call_min else float("nan"),
         "cpu_share_per_call": (cpu1 - cpu0) / wall / concurrency,
-        "load": os.getloadavg()[0],
+        "load": max(load_start, os.getloadavg()[0]),
     }
 
 
@@ -94,6 +112,7 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--piper-python", type=Path, default=Path(".venv-tts/bin/python"))
     ap.add_argument("--seed", type=int, default=11)
+    ap.add_argument("--keep", type=Path, default=None, help="Write the sidecars here.")
     args = ap.parse_args()
     _quiet_pipecat("ERROR")
     rows = []
@@ -106,7 +125,7 @@ def main() -> None:
             **overrides, agent_tts_url=tts, agent_spool_dir="/tmp/callscope-bench-spool"
         )
         for level in args.concurrency:
-            rows.append(run_level(env, client, bucket, args.calls, level, args.seed))
+            rows.append(run_level(env, client, bucket, args.calls, level, args.seed, args.keep))
             print(json.dumps(rows[-1]), flush=True)
     head = (
         f"{'conc':>4} {'calls':>5} {'turns':>5} {'srv p50':>8} {'srv p95':>8} {'heard p50':>9}"
@@ -121,6 +140,9 @@ def main() -> None:
             f" {r['barge_ins']:>5} {r['agent_hangups']:>6} {r['cpu_s_per_call_min']:>14.1f}"
             f" {r['cpu_share_per_call']:>8.0%} {r['load']:>5.1f}"
         )
+    print("\nper stage, p50 ms (caller stop -> first agent audio)")
+    for r in rows:
+        print(f"{r['concurrency']:>4} " + "  ".join(f"{k} {v}" for k, v in r["stages_p50"].items()))
 
 
 if __name__ == "__main__":
