@@ -16,6 +16,8 @@ import numpy as np
 import soxr
 from faster_whisper import WhisperModel
 from pipecat.frames.frames import ErrorFrame, Frame, TranscriptionFrame
+from pipecat.processors.frame_processor import FrameDirection
+from pipecat.services.stt_service import STTService
 from pipecat.services.whisper.stt import WhisperSTTService
 from pipecat.transcriptions.language import Language
 from pipecat.utils.time import time_now_iso8601
@@ -64,7 +66,16 @@ def warm_up(model_dir: str, device: str = "cpu", compute_type: str = "int8") -> 
 
 
 class SharedWhisperSTTService(WhisperSTTService):
-    """WhisperSTTService with a process-wide model and latency-first decoding options."""
+    """WhisperSTTService with a process-wide model and latency-first decoding options.
+
+    A caller's line often reaches the STT as several VAD segments (a pause at a comma is
+    longer than the VAD's ``stop_secs``), transcribed one after the other. pipecat marks
+    every segment's transcript final, and the user turn ends on the first final transcript
+    after the caller stops. When decoding lags (a busy machine), that is the transcript of
+    an earlier segment: the brain answered half a line ("Hello.") and the rest arrived
+    later as a new turn that interrupted the answer. Here a transcript is final only when
+    no segment is waiting behind it, and the turn waits up to ``ttfs_p99_latency`` for it.
+    """
 
     def __init__(
         self,
@@ -82,12 +93,21 @@ class SharedWhisperSTTService(WhisperSTTService):
         super().__init__(
             device=device,
             compute_type=compute_type,
-            ttfs_p99_latency=kw.pop("ttfs_p99_latency", 0.6),
+            ttfs_p99_latency=kw.pop("ttfs_p99_latency", 3.0),
             settings=WhisperSTTService.Settings(
                 model=model_dir, language=Language.EN, no_speech_prob=no_speech_prob
             ),
             **kw,
         )
+
+    async def push_frame(
+        self, frame: Frame, direction: FrameDirection = FrameDirection.DOWNSTREAM
+    ) -> None:
+        if isinstance(frame, TranscriptionFrame):
+            frame.finalized = self._segment_queue.empty()
+            await STTService.push_frame(self, frame, direction)  # keeps ``finalized`` as set
+            return
+        await super().push_frame(frame, direction)
 
     def _load(self) -> None:
         self._model = shared_model(self._model_dir, self._device, self._compute_type)
