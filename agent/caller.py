@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 RATE = 8000
 FRAME = 160  # 20 ms at 8 kHz
 SILENCE = b"\xff" * FRAME
+#: Agent audio queued in the earpiece beyond this means it arrived late, in a burst.
+MAX_BACKLOG_S = 0.25
 VOICES = ("en-us+m3", "en-us+f3", "en-us+m7", "en-us+f2", "en+m4")
 
 
@@ -273,12 +275,15 @@ async def place_call(
                     )
                 else:
                     # interrupt once the agent has been talking for a while without a break,
-                    # in the middle of its speech (not in a pause between two sentences)
+                    # in the middle of its speech (not in a pause between two sentences),
+                    # and not while catching up on a backlog of the agent's audio that
+                    # arrived late (then the agent may already be silent at its end)
                     await wait_until(
                         lambda line=line: (
                             speaker.speaking()
                             and speaker.now() - speaker.segments[-1][0] >= line.barge_in_after_s
                             and speaker.audible()
+                            and speaker.play_end - speaker.now() <= MAX_BACKLOG_S
                         ),
                         max_call_s,
                     )
