@@ -48,7 +48,7 @@ from pipecat.workers.runner import WorkerRunner
 from agent.brain import LOOKUP_ORDER, SYSTEM_PROMPT, ScriptedBrain, greeting, make_openai_brain
 from agent.observer import CallEventsObserver
 from agent.orders import OrderTable
-from agent.recorder import CallRecorder
+from agent.recorder import CallRecorder, LineClockSerializer
 from agent.recording import CallRecord, first_sound_s, recording_key, write_stereo_wav
 from agent.stt import SharedWhisperSTTService
 from agent.tts import PiperServerTTSService
@@ -112,7 +112,7 @@ async def run_call(websocket: WebSocket, deps: AgentDeps) -> CallResultInfo | No
     )
     token = s.agent_twilio_auth_token
     hang_up_via_api = bool(s.agent_twilio_account_sid and token and call_sid)
-    serializer = TwilioFrameSerializer(
+    serializer = LineClockSerializer(
         stream_sid=stream_sid,
         call_sid=call_sid,
         account_sid=s.agent_twilio_account_sid,
@@ -179,7 +179,7 @@ async def run_call(websocket: WebSocket, deps: AgentDeps) -> CallResultInfo | No
             ),
         ),
     )
-    recorder = CallRecorder(sample_rate=RECORDING_RATE)
+    recorder = CallRecorder(sample_rate=RECORDING_RATE, line=serializer)
     recorder.start()  # from the first media frame: the caller's stream is the clock
     pipeline = Pipeline(
         [
