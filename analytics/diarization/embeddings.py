@@ -27,8 +27,9 @@ FRAME_S = 0.01
 #: Resemblyzer normalises input to this speech loudness before the mel spectrogram.
 TARGET_DBFS = -30.0
 #: Long calls are read in blocks of this many seconds (VAD, loudness, mel frames), so
-#: memory stays bounded whatever the call's length.
-BLOCK_S = 600.0
+#: memory stays bounded whatever the call's length. On 20 minutes of audio, Silero over
+#: 600 s blocks peaked 309 MB above its input, over 60 s blocks 111 MB.
+BLOCK_S = 60.0
 
 _ENCODER: Any = None
 _LOCK = threading.Lock()
