@@ -34,6 +34,7 @@ from analytics.sources.base import release_download
 from analytics.transcription import CallTranscriber, make_transcriber
 from analytics.transcription.base import Media
 from analytics.transcription.channels import UNKNOWN_SPEAKER
+from analytics.transcription.confidence import confidence_notes
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +131,14 @@ def process_call_detailed(
     out = transcriber.transcribe_call(audio, metadata, Media(Path(path), media_url))
     params: dict[str, Any] = {**transcriber.params(), "utterance_gap_s": options.utterance_gap_s}
     params.update(audio.notes())  # seconds lost to corrupt packets, channels mixed down
+    params.update(  # a transcript the model likely did not understand (e.g. not English)
+        confidence_notes(
+            (w for s in out.streams for w in s.words),
+            model=transcriber.model_name,
+            language=out.language,
+            label=source_uri,
+        )
+    )
     streams, method = out.streams, out.diarization
     found: DiarizationResult | None = None
     roles: dict[str, RoleGuess] = {}

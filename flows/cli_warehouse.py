@@ -161,8 +161,9 @@ def purge(
     recordings: bool,
     warehouse: Path | None,
 ) -> None:
-    """Delete calls and every row derived from them; an audit row records who, when and
-    how many (no content). Publishes a new read snapshot afterwards."""
+    """Delete calls and every row derived from them, their LLM cache entries and their
+    downloaded copies in the download cache; an audit row records who, when and how many
+    (no content). Publishes a new read snapshot afterwards."""
     from analytics.warehouse.purge import parse_age
     from analytics.warehouse.purge import purge as do_purge
     from analytics.warehouse.snapshot import publish as do_publish
@@ -179,6 +180,7 @@ def purge(
             dry_run=dry_run,
             recordings=recordings,
             source_client=_s3_client(cfg) if recordings else None,
+            download_cache=cfg.data_dir / "cache" / "recordings",
         )
         if not dry_run:
             do_publish(wh)
@@ -189,6 +191,8 @@ def purge(
     for table, n in sorted(result.rows.items()):
         if n:
             click.echo(f"  {table:<22} {n:>9} rows")
+    if result.cached_downloads:
+        click.echo(f"  {'download cache':<22} {result.cached_downloads:>9} files")
     if recordings:
         n_rec = len(result.recordings) if dry_run else result.recordings_deleted
         click.echo(f"  recordings+sidecars   {n_rec:>9} {'recordings' if dry_run else 'objects'}")

@@ -42,8 +42,8 @@ from analytics.diarization.counting import ClusteringOptions, Clusters, cluster_
 from analytics.diarization.embeddings import (
     FRAME_S,
     embed_spans,
+    loudness_gain,
     mel_frames,
-    normalize_loudness,
     speech_regions,
 )
 from analytics.models import CallMetadata, Word
@@ -188,7 +188,7 @@ class ClusteringDiarizer:
         spans = _spans(regions, opts)
         if not spans:
             return [], np.zeros((n_frames, 1))
-        mel = mel_frames(normalize_loudness(samples, regions))
+        mel = mel_frames(samples, loudness_gain(samples, regions))
         emb = embed_spans(mel, spans)
         return self.turns_from_embeddings(max(n_frames, len(mel)), regions, spans, emb)
 

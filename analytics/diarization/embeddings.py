@@ -8,6 +8,7 @@ for the ``pkg_resources`` import of its ``webrtcvad`` dependency).
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import warnings
 from collections.abc import Sequence
@@ -16,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from analytics.diarization.base import DiarizerUnavailableError
+from analytics.transcription.windows import windows
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +26,10 @@ RATE = 16_000
 FRAME_S = 0.01
 #: Resemblyzer normalises input to this speech loudness before the mel spectrogram.
 TARGET_DBFS = -30.0
+#: Long calls are read in blocks of this many seconds (VAD, loudness, mel frames), so
+#: memory stays bounded whatever the call's length. On 20 minutes of audio, Silero over
+#: 600 s blocks peaked 309 MB above its input, over 60 s blocks 111 MB.
+BLOCK_S = 60.0
 
 _ENCODER: Any = None
 _LOCK = threading.Lock()
@@ -60,7 +66,10 @@ def speech_regions(
     speech_pad_ms: int = 30,
     min_speech_ms: int = 120,
 ) -> list[tuple[float, float]]:
-    """Speech stretches (seconds) of 16 kHz mono audio by Silero VAD (ONNX, no torch)."""
+    """Speech stretches (seconds) of 16 kHz mono audio by Silero VAD (ONNX, no torch).
+
+    Run in blocks of at most ``BLOCK_S`` cut at pauses (Silero copies its whole input
+    twice: a 3-hour call would need ~1.5 GB more); regions split by a cut are joined."""
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
     opts = VadOptions(
@@ -69,30 +78,73 @@ def speech_regions(
         speech_pad_ms=speech_pad_ms,
         min_speech_duration_ms=min_speech_ms,
     )
-    stamps = get_speech_timestamps(samples.astype(np.float32, copy=False), opts)
-    return [(s["start"] / RATE, s["end"] / RATE) for s in stamps]
+    out: list[tuple[float, float]] = []
+    for lo, hi in windows(len(samples), samples, RATE, BLOCK_S):
+        block = samples[lo:hi].astype(np.float32, copy=False)
+        for stamp in get_speech_timestamps(block, opts):
+            start, end = (stamp["start"] + lo) / RATE, (stamp["end"] + lo) / RATE
+            if out and start - out[-1][1] < min_silence_ms / 1000:
+                start = out.pop()[0]
+            out.append((start, end))
+    return out
+
+
+def loudness_gain(
+    samples: np.ndarray, regions: Sequence[tuple[float, float]], target_dbfs: float = TARGET_DBFS
+) -> float:
+    """The factor that brings the RMS over ``regions`` (all of ``samples`` when there are
+    none) to ``target_dbfs`` (what GE2E was trained on); 1.0 for silence. Summed a block
+    at a time in float64: no copy of the call."""
+    spans = [(int(a * RATE), int(b * RATE)) for a, b in regions] or [(0, len(samples))]
+    total, n = 0.0, 0
+    step = int(BLOCK_S * RATE)
+    for a, b in spans:
+        for lo in range(a, min(b, len(samples)), step):
+            block = samples[lo : min(lo + step, b)].astype(np.float64)
+            total += float(np.dot(block, block))
+            n += len(block)
+    rms = math.sqrt(total / n) if n else 0.0
+    return 1.0 if rms < 1e-6 else 10 ** (target_dbfs / 20) / rms
 
 
 def normalize_loudness(
     samples: np.ndarray, regions: Sequence[tuple[float, float]], target_dbfs: float = TARGET_DBFS
 ) -> np.ndarray:
-    """Scale so that the RMS over ``regions`` is ``target_dbfs`` (what GE2E was trained on)."""
-    parts = [samples[int(a * RATE) : int(b * RATE)] for a, b in regions]
-    speech = np.concatenate(parts) if parts else samples
-    rms = float(np.sqrt(np.mean(np.square(speech, dtype=np.float64)))) if speech.size else 0.0
-    if rms < 1e-6:
-        return samples.astype(np.float32, copy=False)
-    gain = 10 ** (target_dbfs / 20) / rms
-    return (samples * gain).astype(np.float32)
+    """``samples`` scaled by :func:`loudness_gain` (a copy; short audio only)."""
+    gain = loudness_gain(samples, regions, target_dbfs)
+    return (samples * gain).astype(np.float32) if gain != 1.0 else samples
 
 
-def mel_frames(samples: np.ndarray) -> np.ndarray:
-    """Resemblyzer's mel spectrogram of the whole call: (frames, 40), one frame per 10 ms."""
+def mel_frames(samples: np.ndarray, gain: float = 1.0) -> np.ndarray:
+    """Resemblyzer's mel spectrogram of the whole call, ``samples * gain``: (frames, 40),
+    one frame per 10 ms. Computed in blocks of ``BLOCK_S`` (a one-pass STFT of a 3-hour
+    call needs several GB) with the same frames as one pass: each block is framed without
+    centring from the samples its frames cover, zeros outside the call."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        from resemblyzer.audio import wav_to_mel_spectrogram
-    mel: np.ndarray = wav_to_mel_spectrogram(samples)
-    return mel
+        import librosa
+        from resemblyzer import audio as ra
+    n_fft = int(ra.sampling_rate * ra.mel_window_length / 1000)
+    hop = int(ra.sampling_rate * ra.mel_window_step / 1000)
+    n_frames = 1 + len(samples) // hop
+    out = np.empty((n_frames, ra.mel_n_channels), dtype=np.float32)
+    per_block = max(1, int(BLOCK_S * RATE) // hop)
+    for k0 in range(0, n_frames, per_block):
+        k1 = min(k0 + per_block, n_frames)
+        a, b = k0 * hop - n_fft // 2, (k1 - 1) * hop + n_fft // 2
+        seg = np.zeros(b - a, dtype=np.float32)
+        lo, hi = max(a, 0), min(b, len(samples))
+        seg[lo - a : hi - a] = samples[lo:hi] * gain
+        mel = librosa.feature.melspectrogram(
+            y=seg,
+            sr=ra.sampling_rate,
+            n_fft=n_fft,
+            hop_length=hop,
+            n_mels=ra.mel_n_channels,
+            center=False,
+        )
+        out[k0:k1] = mel.T
+    return out
 
 
 def embed_spans(

@@ -6,7 +6,7 @@ import json
 import logging
 from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 
 from analytics.errors import MetadataError
@@ -24,6 +24,12 @@ def is_audio_key(key: str) -> bool:
 def sidecar_key_for(key: str) -> str:
     """``calls/a.wav`` -> ``calls/a.json``."""
     return str(Path(key).with_suffix(".json")) if "/" in key else Path(key).stem + ".json"
+
+
+def download_name(etag: str, key: str) -> str:
+    """File name of a downloaded object in the download cache: its ETag and the key's last
+    part (``calls/../a.wav`` -> ``<etag>-a.wav``), so no key can lead out of the cache."""
+    return f"{etag}-{PurePosixPath(key).name}"
 
 
 def release_download(path: Path, cache_dir: Path, max_bytes: int) -> None:

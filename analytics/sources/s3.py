@@ -21,7 +21,7 @@ from botocore.exceptions import (
 
 from analytics.errors import AccessError, ConfigError, SourceError, TransientSourceError
 from analytics.models import RecordingRef
-from analytics.sources.base import is_audio_key, parse_sidecar, sidecar_key_for
+from analytics.sources.base import download_name, is_audio_key, parse_sidecar, sidecar_key_for
 
 log = logging.getLogger(__name__)
 
@@ -186,7 +186,7 @@ class S3Source:
 
     def fetch(self, ref: RecordingRef, dest_dir: Path) -> Path:
         dest_dir.mkdir(parents=True, exist_ok=True)
-        dest = dest_dir / f"{ref.etag}-{Path(ref.key).name}"
+        dest = dest_dir / download_name(ref.etag, ref.key)
         if dest.exists() and dest.stat().st_size == ref.size:
             return dest
         tmp = dest.with_suffix(dest.suffix + ".part")

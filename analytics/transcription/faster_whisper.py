@@ -168,11 +168,12 @@ class FasterWhisperTranscriber:
             "speech_pad_ms": o.vad_speech_pad_ms,
         }
 
-    def detect_language(self, audio: np.ndarray) -> tuple[str, float]:
+    def detect_language(self, audio: np.ndarray) -> tuple[str, float | None]:
         """Language of the speech in ``audio``; rings, hold music and silence are cut by
-        VAD first so a long intro cannot fool detection."""
+        VAD first so a long intro cannot fool detection. An English-only model detects
+        nothing: "en" with no probability (see ``confidence.py`` for its flag)."""
         if not self.multilingual:
-            return "en", 1.0
+            return "en", None
         from faster_whisper.vad import VadOptions
 
         lang, prob, _ = self.model.detect_language(
@@ -183,6 +184,7 @@ class FasterWhisperTranscriber:
     def transcribe(self, audio: np.ndarray) -> ChannelTranscript:
         o = self.options
         pieces = windows(len(audio), audio, SAMPLE_RATE, o.window_s)
+        language_prob: float | None
         if o.language:
             language, language_prob = o.language, 1.0
         else:  # detected on the first window: enough speech, bounded memory

@@ -260,10 +260,11 @@ class OpenAIWhisperTranscriber:
             "official_name": self.loaded.official_name,
         }
 
-    def detect_language(self, audio: np.ndarray) -> tuple[str, float]:
-        """Language of the first 30 s (whisper's own rule; it has no VAD to skip rings)."""
+    def detect_language(self, audio: np.ndarray) -> tuple[str, float | None]:
+        """Language of the first 30 s (whisper's own rule; it has no VAD to skip rings);
+        an English-only model detects nothing: "en" with no probability."""
         if not self.multilingual:
-            return "en", 1.0
+            return "en", None
         w = self._whisper
         mel = w.log_mel_spectrogram(w.pad_or_trim(audio), self.model.dims.n_mels)
         mel = mel.to(self.model.device)
@@ -274,11 +275,11 @@ class OpenAIWhisperTranscriber:
         lang = max(probs, key=probs.get)
         return str(lang), float(probs[lang])
 
-    def _language(self, audio: np.ndarray) -> tuple[str, float]:
+    def _language(self, audio: np.ndarray) -> tuple[str, float | None]:
         lang = self.options.language
         if lang and not self.multilingual and lang != "en":
             log.warning("%s is English-only; language %r ignored", self.model_name, lang)
-            return "en", 1.0
+            return "en", None
         if lang:
             return lang, 1.0
         return self.detect_language(audio)

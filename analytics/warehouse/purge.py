@@ -3,10 +3,13 @@
 Which calls: those older than N days (by ``started_at``, else first seen), or one call id (a
 deletion request). What goes: every row of every table keyed by those calls' ``call_id``
 or their analyses' ``analysis_id`` (found in the catalog, so tables added by later
-migrations are covered), their cloud ``engine_jobs``, and ``llm_cache`` entries no
-remaining call shares. With ``recordings``, the recordings and sidecars in the source go
-too. One transaction; the audit row records who, when, the rule and counts — no content (a
-named call id is kept as its SHA-256).
+migrations are covered), their cloud ``engine_jobs``, ``llm_cache`` entries no remaining
+call shares (and entries no landed insights refer to: a run that cached a reply but never
+landed its call leaves them, and they belong to no call the warehouse keeps), and, given
+the ``download_cache`` directory, the copies of their recordings kept there. With
+``recordings``, the recordings and sidecars in the source go too. One transaction; the
+audit row records who, when, the rule and counts — no content (a named call id is kept as
+its SHA-256).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from typing import Any
 import duckdb
 
 from analytics.errors import ConfigError, SourceError
-from analytics.sources.base import sidecar_key_for
+from analytics.sources.base import download_name, sidecar_key_for
 from analytics.warehouse.db import Warehouse
 
 log = logging.getLogger(__name__)
@@ -42,6 +45,8 @@ class PurgeResult:
     rows: dict[str, int] = field(default_factory=dict)
     recordings: list[str] = field(default_factory=list)
     recordings_deleted: int = 0
+    #: Downloaded copies removed from the download cache (on a dry run: that would be).
+    cached_downloads: int = 0
     dry_run: bool = False
     purge_id: str | None = None
 
@@ -87,8 +92,10 @@ def purge(
     source_client: Any = None,
     purged_by: str | None = None,
     now: datetime | None = None,
+    download_cache: Path | None = None,
 ) -> PurgeResult:
-    """Delete the selected calls' rows in one transaction (nothing on a dry run)."""
+    """Delete the selected calls' rows in one transaction (nothing on a dry run), then
+    their downloaded copies in ``download_cache`` (``data/cache/recordings``)."""
     if (older_than is None) == (call_id is None):
         raise ConfigError("purge: give exactly one of --older-than AGE or --call-id ID")
     now = now or datetime.now(UTC)
@@ -104,9 +111,15 @@ def purge(
     with wh.transaction() as con:
         con.execute(f"CREATE OR REPLACE TEMP TABLE _purge AS {select}", params)
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE _purge_a AS SELECT analysis_id, source_uri FROM"
-            " analyses WHERE call_id IN (SELECT call_id FROM _purge)"
+            "CREATE OR REPLACE TEMP TABLE _purge_a AS SELECT analysis_id, source_uri, etag"
+            " FROM analyses WHERE call_id IN (SELECT call_id FROM _purge)"
         )
+        versions = con.execute(
+            "SELECT source_uri, etag FROM _purge_a UNION SELECT source_uri, etag FROM calls"
+            " WHERE call_id IN (SELECT call_id FROM _purge) UNION SELECT source_uri, etag"
+            " FROM call_errors WHERE call_id IN (SELECT call_id FROM _purge)"
+            " OR source_uri IN (SELECT source_uri FROM _purge_a)"
+        ).fetchall()
         row = con.execute("SELECT count(*) FROM calls WHERE call_id IN (SELECT * FROM _purge)")
         n_calls = int((row.fetchone() or (0,))[0])
         uris = sorted(
@@ -126,7 +139,8 @@ def purge(
             " insights WHERE analysis_id IN (SELECT analysis_id FROM _purge_a)) AND"
             " transcript_hash NOT IN (SELECT transcript_hash FROM insights WHERE"
             " transcript_hash IS NOT NULL AND analysis_id NOT IN"
-            " (SELECT analysis_id FROM _purge_a))",
+            " (SELECT analysis_id FROM _purge_a)) OR transcript_hash NOT IN (SELECT"
+            " transcript_hash FROM insights WHERE transcript_hash IS NOT NULL)",
             dry_run,
         )
         result.rows["engine_jobs"] = _count(
@@ -152,6 +166,8 @@ def purge(
             )
         con.execute("DROP TABLE _purge")
         con.execute("DROP TABLE _purge_a")
+        cached = cached_downloads(download_cache, versions) if download_cache else []
+        result.cached_downloads = len(cached)
         if not dry_run:
             result.purge_id = uuid.uuid4().hex
             con.execute(
@@ -162,10 +178,15 @@ def purge(
                     purged_by or getpass.getuser(),
                     criteria + (" +recordings" if recordings else ""),
                     n_calls,
-                    json.dumps(result.rows, sort_keys=True),
+                    json.dumps(
+                        {**result.rows, "download_cache_files": len(cached)}, sort_keys=True
+                    ),
                     0,
                 ],
             )
+    if not dry_run:
+        for path in cached:
+            path.unlink(missing_ok=True)
     if recordings and not dry_run and uris:
         result.recordings_deleted = delete_recordings(uris, source_client)
         with wh.transaction() as con:
@@ -175,6 +196,18 @@ def purge(
             )
     log.info("purge %s: %d calls, rows %s", criteria, n_calls, result.rows)
     return result
+
+
+def cached_downloads(cache_dir: Path, versions: list[tuple[str, str | None]]) -> list[Path]:
+    """Files the download cache holds for these (source URI, ETag) pairs, partial
+    downloads included (the cache names a copy by ETag and file name, ``download_name``)."""
+    out: list[Path] = []
+    for uri, etag in versions:
+        if not etag or not uri.startswith("s3://"):  # local recordings are read in place
+            continue
+        name = download_name(etag, uri)
+        out += [p for p in (cache_dir / name, cache_dir / f"{name}.part") if p.is_file()]
+    return out
 
 
 def delete_recordings(uris: list[str], s3_client: Any = None) -> int:

@@ -125,3 +125,43 @@ def test_purge_recordings_in_s3(wh: Warehouse, s3_client: Any, bucket: str) -> N
 def test_purge_needs_one_rule(wh: Warehouse) -> None:
     with pytest.raises(ConfigError, match="exactly one"):
         purge(wh)
+
+
+def _cache_entry(con: Any, key: str, transcript_hash: str) -> None:
+    con.execute(
+        "INSERT INTO llm_cache VALUES (?, 'openai', 'm', 'v1', ?, '{}', 1, 1, 0, ?)",
+        [key, transcript_hash, NOW],
+    )
+
+
+def test_purge_empties_both_caches_of_the_purged_call(wh: Warehouse, tmp_path: Path) -> None:
+    """The download cache (``<etag>-<name>``, partial downloads too) and the LLM cache:
+    the purged call's entries go, another call's stay, an entry no landed call refers to
+    (cached by a run that never landed it) goes too; a dry run only counts."""
+    cache = tmp_path / "cache" / "recordings"
+    cache.mkdir(parents=True)
+    for name in ("e1-call-x9.wav", "e1-call-x9.wav.part", "e1-call-y7.wav"):
+        (cache / name).write_bytes(b"RIFF")
+    with wh.transaction() as con:
+        for call_id, thash in ((OLD, "h-old"), (NEW, "h-new")):
+            con.execute(
+                "INSERT INTO insights (analysis_id, call_id, engine, model, prompt_version,"
+                " status, transcript_hash, created_at) SELECT analysis_id, call_id, 'openai',"
+                " 'm', 'v1', 'ok', ?, ? FROM analyses WHERE call_id = ?",
+                [thash, NOW, call_id],
+            )
+            _cache_entry(con, f"k-{call_id}", thash)
+        _cache_entry(con, "k-orphan", "h-never-landed")
+
+    dry = purge(wh, call_id=OLD, dry_run=True, download_cache=cache, now=NOW)
+    assert dry.cached_downloads == 2 and dry.rows["llm_cache"] == 2
+    assert len(list(cache.iterdir())) == 3
+
+    done = purge(wh, call_id=OLD, download_cache=cache, now=NOW)
+    assert done.cached_downloads == 2 and done.rows["llm_cache"] == 2
+    assert [p.name for p in cache.iterdir()] == ["e1-call-y7.wav"]
+    with connect_read_only(wh.path) as con:
+        keys = [r[0] for r in con.execute("SELECT cache_key FROM llm_cache").fetchall()]
+        (rows,) = con.execute("SELECT rows_deleted FROM purge_audit").fetchone()  # type: ignore[misc]
+    assert keys == [f"k-{NEW}"]
+    assert json.loads(rows)["download_cache_files"] == 2

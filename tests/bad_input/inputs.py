@@ -4,8 +4,11 @@ names the problem. Generated with numpy / PyAV from a committed sample call."""
 
 from __future__ import annotations
 
+import io
 import json
 import random
+import shutil
+import subprocess
 import wave
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -130,6 +133,58 @@ def _speech_wav(p: Path) -> None:
     write_wav(p, [a, b], 8000)
 
 
+def espeak(text: str, voice: str, rate: int = 8000) -> np.ndarray:
+    """espeak-ng (GPL; run as a separate program, never imported) -> float samples."""
+    out = subprocess.run(
+        ["espeak-ng", "-v", voice, "-s", "150", "--stdout", text],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    ).stdout
+    with wave.open(io.BytesIO(out)) as w:
+        src = w.getframerate()
+        pcm = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float32)
+    t = np.arange(int(len(pcm) * rate / src)) / rate
+    return (np.interp(t, np.arange(len(pcm)) / src, pcm / 32768.0) * 0.8).astype(np.float32)
+
+
+#: A German call, agent (channel 0) and customer (channel 1) taking turns.
+GERMAN_TURNS = [
+    (0, "Guten Tag, hier ist der Kundendienst von Nordwind. Wie kann ich Ihnen helfen?"),
+    (1, "Ich möchte meine Rechnung bezahlen, aber meine Karte funktioniert nicht."),
+    (0, "Kein Problem. Ich schicke Ihnen einen neuen Zahlungslink per E-Mail."),
+    (1, "Vielen Dank für Ihre Hilfe. Auf Wiederhören."),
+]
+
+
+def _german(p: Path) -> None:
+    chans: list[list[np.ndarray]] = [[], []]
+    for ch, text in GERMAN_TURNS:
+        voiced = espeak(text, "de+m3" if ch == 0 else "de+f3")
+        gap = np.zeros(int(0.6 * 8000), np.float32)
+        chans[ch] += [voiced, gap]
+        chans[1 - ch] += [np.zeros_like(voiced), gap]
+    write_wav(p, [np.concatenate(c) for c in chans], 8000)
+
+
+#: Seconds of ringing and IVR keypresses before the agent answers.
+INTRO_S = 12.0
+
+
+def _ivr_intro(p: Path) -> None:
+    """Ringback (2 s on, 4 s off) and DTMF keypresses, then the call: a greeting that
+    starts right after the last tone."""
+    a, b = speech()
+    write_wav(p, [np.concatenate([ringback_and_dtmf(INTRO_S), (a + b) / 2])], 8000)
+
+
+def _link_out(p: Path) -> None:
+    """A key inside the source that leads out of it: ``link_out.wav -> ../outside.wav``."""
+    outside = p.parent.parent / "outside.wav"
+    _speech_wav(outside)
+    p.symlink_to(Path("..") / outside.name)
+
+
 @dataclass(frozen=True)
 class Case:
     """One bad input: how to write it and how it must end."""
@@ -143,6 +198,13 @@ class Case:
     fails: tuple[str, str] | None = None
     #: Fast check at decode level (no model needed) for audio cases.
     decode_only: bool = True
+    #: False: the source must not list it at all (a key that leads out of the source).
+    listed: bool = True
+    #: A program the case is written with; without it the case is not run.
+    needs: str | None = None
+
+    def runnable(self) -> bool:
+        return self.needs is None or shutil.which(self.needs) is not None
 
     def make(self, folder: Path) -> Path:
         path = folder / self.filename
@@ -165,6 +227,8 @@ AUDIO_CASES = [
     Case("three-channels", "three_channels.wav", _three_channels),
     Case("silence", "silence.wav", _silence),
     Case("hold-music-dtmf", "hold_music.wav", _hold_music_and_dtmf),
+    Case("ivr-intro", "ivr_intro.wav", _ivr_intro),
+    Case("german", "deutsch.wav", _german, sidecar=ROLES, needs="espeak-ng"),
 ]
 
 SIDECAR_CASES = [
@@ -207,7 +271,10 @@ SIDECAR_CASES = [
     Case("key-unicode", "appel-été-☎.wav", _speech_wav, sidecar=ROLES),
 ]
 
-CASES = AUDIO_CASES + SIDECAR_CASES
+#: Keys that would lead out of a local source (S3 downloads keep only the key's file name).
+ESCAPE_CASES = [Case("key-dot-dot", "link_out.wav", _link_out, listed=False)]
+
+CASES = AUDIO_CASES + SIDECAR_CASES + ESCAPE_CASES
 
 #: One line per case for the README's reliability table.
 DESCRIPTIONS = {
@@ -221,6 +288,8 @@ DESCRIPTIONS = {
     "three-channels": "3-channel WAV",
     "silence": "line noise only (no speech)",
     "hold-music-dtmf": "hold music, ringback and DTMF only",
+    "ivr-intro": "12 s of ringback and IVR keypresses, then the call",
+    "german": "a call in German (espeak-ng voices), default English-only model",
     "sidecar-malformed": "sidecar that is not valid JSON",
     "sidecar-list": "sidecar that is a JSON list",
     "sidecar-unknown-role": 'sidecar `channel_roles` with an unknown role ("caller")',
@@ -228,4 +297,5 @@ DESCRIPTIONS = {
     "sidecar-bad-date": 'sidecar `started_at` "last Tuesday"',
     "key-with-spaces": "object key with spaces",
     "key-unicode": "object key with accents and an emoji",
+    "key-dot-dot": "a key inside the source leading out of it (`link_out.wav -> ../outside.wav`)",
 }

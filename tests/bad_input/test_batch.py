@@ -5,6 +5,7 @@ batch finishes; a second run adds nothing."""
 from __future__ import annotations
 
 import json
+import logging
 import re
 from pathlib import Path
 from typing import Any
@@ -12,18 +13,28 @@ from typing import Any
 import pytest
 
 from analytics.warehouse import connect_read_only
-from tests.bad_input.inputs import CASES, DESCRIPTIONS
-from tests.reliability import BAD_INPUT, replace_section, updating
+from tests.bad_input.inputs import CASES, DESCRIPTIONS, INTRO_S
+from tests.reliability import BAD_INPUT, cell, replace_section, updating
 
 
 def write_reliability_table(
-    errors: dict[str, tuple[str, str]], calls: dict[str, tuple[int, dict[str, Any], str | None]]
+    errors: dict[str, tuple[str, str]],
+    calls: dict[str, tuple[int, dict[str, Any], str | None]],
+    extra: dict[str, list[str]] | None = None,
+    unlisted: dict[str, str] | None = None,
 ) -> str:
     """The observed outcome of every case as a markdown table; written into the README
-    between the markers when CALLSCOPE_UPDATE_README=1 (``make reliability``)."""
+    between the markers when CALLSCOPE_UPDATE_README=1 (``make reliability``). ``extra``:
+    more notes per processed file; ``unlisted``: what the run said of files it did not
+    list."""
+    extra, unlisted = extra or {}, unlisted or {}
     rows = ["| input | observed |", "|---|---|"]
     for case in CASES:
-        if case.filename in errors:
+        if not case.runnable():
+            observed = f"not run: {case.needs} is not installed"
+        elif case.filename in unlisted:
+            observed = "not listed, never read: " + cell(unlisted[case.filename])
+        elif case.filename in errors:
             stage, reason = errors[case.filename]
             reason = re.sub(r"(/[^/\s']+)+/", "", reason)  # paths of the run -> file names
             reason = reason.replace("|", "\\|")
@@ -37,6 +48,12 @@ def write_reliability_table(
                 )
             if "audio_mixed_channels" in params:
                 notes.append(f"{params['audio_mixed_channels']} channels mixed to mono")
+            notes += extra.get(case.filename, [])
+            if "transcript_flag" in params:
+                notes.append(
+                    f"flagged `{params['transcript_flag']}` (mean word confidence"
+                    f" {params['transcript_mean_word_prob']})"
+                )
             notes.append(f"outcome `{outcome}`")
             observed = "processed: " + ", ".join(notes)
         rows.append(f"| {DESCRIPTIONS[case.id]} | {observed} |")
@@ -49,22 +66,43 @@ def write_reliability_table(
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
 
+class _Collect(logging.Handler):
+    """The messages of one logger."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
 def test_every_bad_input_ends_processed_or_failed_with_its_stage(
-    prefect_harness: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    prefect_harness: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from flows.ingest import nightly_ingest
 
     folder = tmp_path / "calls"
     folder.mkdir()
-    for case in CASES:
+    cases = [c for c in CASES if c.runnable()]
+    listed = [c for c in cases if c.listed]
+    for case in cases:
         case.make(folder)
     monkeypatch.setenv("CALLSCOPE_WAREHOUSE", str(tmp_path / "w.duckdb"))
     monkeypatch.setenv("CALLSCOPE_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("CALLSCOPE_DIARIZER", "auto")
 
-    summary = nightly_ingest(source=str(folder))
-    n_fail = sum(1 for c in CASES if c.fails)
-    assert (summary["processed"], summary["failed"]) == (len(CASES) - n_fail, n_fail)
+    said_by_source = _Collect()  # Prefect's logging setup keeps caplog from seeing these
+    logging.getLogger("analytics.sources.local").addHandler(said_by_source)
+    try:
+        summary = nightly_ingest(source=str(folder))
+    finally:
+        logging.getLogger("analytics.sources.local").removeHandler(said_by_source)
+    n_fail = sum(1 for c in listed if c.fails)
+    assert (summary["processed"], summary["failed"]) == (len(listed) - n_fail, n_fail)
+    assert summary["discovered"] == len(listed), summary
 
     with connect_read_only(tmp_path / "w.duckdb") as con:
         errors = {
@@ -81,12 +119,32 @@ def test_every_bad_input_ends_processed_or_failed_with_its_stage(
                 " LEFT JOIN insights i ON i.analysis_id = a.analysis_id"
             ).fetchall()
         }
+        languages = {
+            Path(uri).name: (language, prob)
+            for uri, language, prob in con.execute(
+                "SELECT c.source_uri, a.language, a.language_prob FROM calls c"
+                " JOIN analyses a ON a.analysis_id = c.current_analysis_id"
+            ).fetchall()
+        }
+        first = {
+            Path(uri).name: (start, text)
+            for uri, start, text in con.execute(
+                "SELECT c.source_uri, min(u.start_s), arg_min(u.text, u.start_s)"
+                " FROM current_utterances u JOIN calls c USING (call_id) GROUP BY ALL"
+            ).fetchall()
+        }
         roles = con.execute(
             "SELECT c.source_uri, u.channel, any_value(u.role) FROM current_utterances u"
             " JOIN calls c USING (call_id) GROUP BY ALL"
         ).fetchall()
-    for case in CASES:
-        if case.fails:
+    unlisted: dict[str, str] = {}
+    for case in cases:
+        if not case.listed:
+            assert case.filename not in errors and case.filename not in calls, case.id
+            said = [m for m in said_by_source.messages if case.filename in m]
+            assert said and "outside the source directory" in said[0], (case.id, said)
+            unlisted[case.filename] = said[0]
+        elif case.fails:
             stage, pattern = case.fails
             assert case.filename in errors, f"{case.id} did not fail"
             assert errors[case.filename][0] == stage, (case.id, errors[case.filename])
@@ -108,8 +166,23 @@ def test_every_bad_input_ends_processed_or_failed_with_its_stage(
             agent_channels.setdefault(uri, set()).add(channel)
     assert all(len(chs) <= 1 for chs in agent_channels.values())
 
-    write_reliability_table(errors, calls)
+    # the greeting after 12 s of rings and keypresses is kept, and nothing is heard in the tones
+    start, text = first["ivr_intro.wav"]
+    assert start > INTRO_S - 1.0 and re.match(r"thank you for calling", text, re.I), first
+    assert calls["ivr_intro.wav"][2] != "no_conversation"
+    extra = {"ivr_intro.wav": [f'first words at {start:.1f} s: "{" ".join(text.split()[:5])}"']}
+    # foreign speech through the English-only model is flagged, never passed off as English
+    if "deutsch.wav" in calls:
+        params = calls["deutsch.wav"][1]
+        assert params["transcript_flag"] == "possibly_not_english", params
+        assert languages["deutsch.wav"] == ("en", None)  # not detected, and not claimed
+        extra["deutsch.wav"] = ["language `en` not detected (English-only model)"]
+    for name, (_, params, _) in calls.items():
+        if name != "deutsch.wav":
+            assert "transcript_flag" not in params, (name, params)
+
+    write_reliability_table(errors, calls, extra, unlisted)
 
     again = nightly_ingest(source=str(folder))
     # processed calls and permanent failures are both known: nothing is redone
-    assert again["processed"] == 0 and again["skipped"] == len(CASES)
+    assert again["processed"] == 0 and again["skipped"] == len(listed)

@@ -8,14 +8,16 @@ from pathlib import Path
 import pytest
 
 from analytics.audio import decode
-from analytics.errors import CallscopeError
+from analytics.errors import CallscopeError, SourceError
 from analytics.models import CallMetadata
 from analytics.sources.local import LocalSource
-from tests.bad_input.inputs import AUDIO_CASES, SIDECAR_CASES, Case
+from tests.bad_input.inputs import AUDIO_CASES, ESCAPE_CASES, INTRO_S, SIDECAR_CASES, Case
 
 
 @pytest.mark.parametrize("case", AUDIO_CASES, ids=lambda c: c.id)
 def test_audio_case_decodes_or_fails_naming_the_file(case: Case, tmp_path: Path) -> None:
+    if not case.runnable():
+        pytest.skip(f"{case.needs} is not installed (apt-get install {case.needs})")
     path = case.make(tmp_path)
     if case.fails is None:
         audio = decode(path)
@@ -67,3 +69,27 @@ def test_odd_keys_are_listed_and_read(case: Case, tmp_path: Path) -> None:
     (ref,) = LocalSource(tmp_path).list()
     assert ref.key == case.filename and ref.sidecar_key is not None
     assert decode(ref.uri).n_channels == 2
+
+
+def test_ivr_intro_keeps_the_call_after_the_tones(tmp_path: Path) -> None:
+    (case,) = [c for c in AUDIO_CASES if c.id == "ivr-intro"]
+    audio = decode(case.make(tmp_path))
+    call = audio.channels[0][int(INTRO_S * audio.sample_rate) :]
+    assert audio.duration_s == pytest.approx(INTRO_S + 8.0, abs=0.05)
+    assert float((call**2).mean()) > 1e-4  # speech follows the tones
+
+
+@pytest.mark.parametrize("case", ESCAPE_CASES, ids=lambda c: c.id)
+def test_a_key_leading_out_of_the_source_is_never_listed_nor_read(
+    case: Case, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = tmp_path / "calls"
+    folder.mkdir()
+    case.make(folder)
+    assert (tmp_path / "outside.wav").is_file() and (folder / case.filename).is_symlink()
+    source = LocalSource(folder)
+    assert list(source.list()) == []
+    assert "resolves outside the source directory" in caplog.text
+    for key in (case.filename, "../outside.wav", "sub/../../outside.wav"):
+        with pytest.raises(SourceError, match="outside the source directory"):
+            source.ref(key)

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from analytics.enrich.privacy import PrivacyPolicy, filter_metadata, hash_value, redact_native
 from analytics.errors import SourceError
 from analytics.landing import Processed, land_processed
-from analytics.models import CallMetadata
+from analytics.models import CallMetadata, RecordingRef
+from analytics.sources.base import download_name
 from analytics.sources.local import LocalSource
+from analytics.sources.s3 import S3Source
 from analytics.warehouse import Warehouse
 from tests.factories import call_result
 
@@ -104,3 +107,19 @@ def test_local_keys_and_sidecars_cannot_leave_the_source(tmp_path: Path) -> None
     (ref,) = source.list()
     with pytest.raises(SourceError, match="sidecar"):
         source.read_sidecar(ref)
+
+
+def test_s3_keys_with_dot_dot_download_inside_the_cache(
+    tmp_path: Path, s3_client: Any, bucket: str
+) -> None:
+    """An S3 key is only a name: ``calls/../../x.wav`` is downloaded as ``<etag>-x.wav``
+    inside the download directory, never beside or above it."""
+    key = "calls/../../escape.wav"
+    s3_client.put_object(Bucket=bucket, Key=key, Body=b"RIFF")
+    source = S3Source(f"s3://{bucket}/calls/", s3_client)
+    ref = RecordingRef(uri=f"s3://{bucket}/{key}", key=key, etag="e1", size=4)
+    cache = tmp_path / "a" / "cache"
+    path = source.fetch(ref, cache)
+    assert path == cache / download_name("e1", key) == cache / "e1-escape.wav"
+    assert path.read_bytes() == b"RIFF"
+    assert [p.name for p in tmp_path.rglob("*") if p.is_file()] == ["e1-escape.wav"]
