@@ -81,9 +81,10 @@ def speech_regions(
     out: list[tuple[float, float]] = []
     for lo, hi in windows(len(samples), samples, RATE, BLOCK_S):
         block = samples[lo:hi].astype(np.float32, copy=False)
-        for stamp in get_speech_timestamps(block, opts):
+        for i, stamp in enumerate(get_speech_timestamps(block, opts)):
             start, end = (stamp["start"] + lo) / RATE, (stamp["end"] + lo) / RATE
-            if out and start - out[-1][1] < min_silence_ms / 1000:
+            # only a region cut in two by the block edge is joined again
+            if i == 0 and lo > 0 and out and start - out[-1][1] < min_silence_ms / 1000:
                 start = out.pop()[0]
             out.append((start, end))
     return out
