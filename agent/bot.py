@@ -20,7 +20,6 @@ from typing import Any
 
 import aiohttp
 from fastapi import WebSocket
-from pipecat.audio.vad.silero import SileroVADAnalyzer
 from pipecat.audio.vad.vad_analyzer import VADParams
 from pipecat.frames.frames import EndFrame, LLMMessagesAppendFrame, TTSSpeakFrame
 from pipecat.pipeline.pipeline import Pipeline
@@ -49,18 +48,26 @@ from pipecat.workers.runner import WorkerRunner
 from agent.brain import LOOKUP_ORDER, SYSTEM_PROMPT, ScriptedBrain, greeting, make_openai_brain
 from agent.observer import CallEventsObserver
 from agent.orders import OrderTable
-from agent.recorder import CallRecorder
+from agent.recorder import CallRecorder, LineClockSerializer
 from agent.recording import CallRecord, first_sound_s, recording_key, write_stereo_wav
 from agent.stt import SharedWhisperSTTService
 from agent.tts import PiperServerTTSService
 from agent.upload import RecordingUploader, UploadResult
+from agent.vad import PhoneVADAnalyzer
 from analytics.config import Settings
 
 log = logging.getLogger(__name__)
 
-IN_RATE = 16000  # whisper reads 16 kHz; the serializer resamples Twilio's 8 kHz up
-OUT_RATE = 8000  # what the phone line carries; piper's 22.05 kHz is resampled down once
+# The pipeline runs at the phone line's 8 kHz both ways. Inbound, no resampler sits between
+# the caller and the VAD: pipecat's streaming resampler (soxr VHQ) hands 8 -> 16 kHz audio
+# on in ~95 ms bursts, which delayed every speech onset and end by up to 100 ms. Silero
+# scores 8 kHz natively; Whisper's 16 kHz is made from each finished segment (agent/stt.py).
+IN_RATE = 8000
+OUT_RATE = 8000  # piper's 22.05 kHz is resampled down once
 RECORDING_RATE = 8000
+#: Outbound audio goes in 20 ms messages (Twilio's own frame), so at most 20 ms is already on
+#: the wire when a barge-in stops the agent.
+OUT_10MS_CHUNKS = 2
 
 
 @dataclass
@@ -105,7 +112,7 @@ async def run_call(websocket: WebSocket, deps: AgentDeps) -> CallResultInfo | No
     )
     token = s.agent_twilio_auth_token
     hang_up_via_api = bool(s.agent_twilio_account_sid and token and call_sid)
-    serializer = TwilioFrameSerializer(
+    serializer = LineClockSerializer(
         stream_sid=stream_sid,
         call_sid=call_sid,
         account_sid=s.agent_twilio_account_sid,
@@ -120,11 +127,16 @@ async def run_call(websocket: WebSocket, deps: AgentDeps) -> CallResultInfo | No
             add_wav_header=False,
             serializer=serializer,
             session_timeout=s.agent_max_call_s + 30,
+            audio_out_10ms_chunks=OUT_10MS_CHUNKS,
         ),
     )
     vad = VADProcessor(
-        vad_analyzer=SileroVADAnalyzer(
-            params=VADParams(start_secs=s.agent_vad_start_s, stop_secs=s.agent_vad_stop_s)
+        vad_analyzer=PhoneVADAnalyzer(
+            params=VADParams(
+                confidence=s.agent_vad_confidence,
+                start_secs=s.agent_vad_start_s,
+                stop_secs=s.agent_vad_stop_s,
+            )
         )
     )
     stt = SharedWhisperSTTService(model_dir=deps.stt_model_dir)
@@ -167,7 +179,7 @@ async def run_call(websocket: WebSocket, deps: AgentDeps) -> CallResultInfo | No
             ),
         ),
     )
-    recorder = CallRecorder(sample_rate=RECORDING_RATE)
+    recorder = CallRecorder(sample_rate=RECORDING_RATE, line=serializer)
     recorder.start()  # from the first media frame: the caller's stream is the clock
     pipeline = Pipeline(
         [

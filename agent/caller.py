@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 RATE = 8000
 FRAME = 160  # 20 ms at 8 kHz
 SILENCE = b"\xff" * FRAME
+#: Agent audio queued in the earpiece beyond this means it arrived late, in a burst.
+MAX_BACKLOG_S = 0.25
 VOICES = ("en-us+m3", "en-us+f3", "en-us+m7", "en-us+f2", "en+m4")
 
 
@@ -107,6 +109,7 @@ class _Speaker:
         self.t0 = t0
         self.play_end = 0.0
         self.segments: list[tuple[float, float]] = []
+        self.loud: list[tuple[float, float]] = []  # every loud chunk as it plays, unmerged
         self.first_audio_after: list[float] = []
 
     def now(self) -> float:
@@ -118,6 +121,8 @@ class _Speaker:
         start = max(self.play_end, now)
         self.play_end = start + len(pcm) / RATE
         if loud:
+            self.loud.append((start, self.play_end))
+            del self.loud[:-200]
             if self.segments and start - self.segments[-1][1] < 0.3:
                 self.segments[-1] = (self.segments[-1][0], self.play_end)
             else:
@@ -128,6 +133,15 @@ class _Speaker:
         self.play_end = min(self.play_end, now)
         if self.segments and self.segments[-1][1] > now:
             self.segments[-1] = (self.segments[-1][0], now)
+        self.loud = [(a, min(b, now)) for a, b in self.loud if a < now]
+
+    def audible(self, before_s: float = 0.1, after_s: float = 0.2) -> bool:
+        """The agent is heard right now: loud audio played in the last ``before_s`` and more
+        is queued for the next ``after_s`` (not a pause between its sentences)."""
+        now = self.now()
+        return any(a < now and b > now - before_s for a, b in self.loud) and any(
+            b > now and a < now + after_s for a, b in self.loud
+        )
 
     def speaking(self) -> bool:
         return bool(self.segments) and self.segments[-1][1] > self.now()
@@ -260,11 +274,16 @@ async def place_call(
                         max_call_s,
                     )
                 else:
-                    # interrupt once the agent has been talking for a while without a break
+                    # interrupt once the agent has been talking for a while without a break,
+                    # in the middle of its speech (not in a pause between two sentences),
+                    # and not while catching up on a backlog of the agent's audio that
+                    # arrived late (then the agent may already be silent at its end)
                     await wait_until(
                         lambda line=line: (
                             speaker.speaking()
                             and speaker.now() - speaker.segments[-1][0] >= line.barge_in_after_s
+                            and speaker.audible()
+                            and speaker.play_end - speaker.now() <= MAX_BACKLOG_S
                         ),
                         max_call_s,
                     )

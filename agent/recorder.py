@@ -9,8 +9,12 @@ inbound stream itself as the clock (Twilio sends a frame every 20 ms, silence in
 
 - a tap right after ``transport.input()`` appends every caller frame to channel 0;
 - a tap right after ``transport.output()`` places each agent frame on channel 1 at the
-  caller-track position current when it was sent (never before the end of the agent
-  audio already placed, so one utterance stays contiguous).
+  line position current when it was sent (never before the end of the agent audio
+  already placed, so one utterance stays contiguous). The line position is what the
+  WebSocket has delivered (:class:`LineClockSerializer` counts it as it decodes), not what
+  has reached the caller tap: on a loaded machine the pipeline's queues held the caller's
+  audio back by up to a second, which placed the agent's audio that much too early and
+  put barge-ins into the agent's silence.
 
 That is the server's view of the call, the same one a carrier's dual-channel recording has.
 """
@@ -23,13 +27,29 @@ import numpy as np
 from pipecat.audio.utils import create_stream_resampler
 from pipecat.frames.frames import Frame, InputAudioRawFrame, OutputAudioRawFrame
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+from pipecat.serializers.twilio import TwilioFrameSerializer
+
+
+class LineClockSerializer(TwilioFrameSerializer):
+    """Twilio's serializer, counting the caller's samples as they come off the socket."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.received_s = 0.0
+
+    async def deserialize(self, data: str | bytes) -> Frame | None:
+        frame = await super().deserialize(data)
+        if isinstance(frame, InputAudioRawFrame) and frame.sample_rate:
+            self.received_s += len(frame.audio) / 2 / frame.num_channels / frame.sample_rate
+        return frame
 
 
 class CallRecorder:
     """Holds both tracks; :meth:`caller_tap` and :meth:`agent_tap` go into the pipeline."""
 
-    def __init__(self, sample_rate: int = 8000) -> None:
+    def __init__(self, sample_rate: int = 8000, line: LineClockSerializer | None = None) -> None:
         self.sample_rate = sample_rate
+        self._line = line
         self.recording = False
         self._caller = bytearray()
         self._agent = bytearray()
@@ -62,8 +82,11 @@ class CallRecorder:
 
     async def _add_agent(self, frame: Any) -> None:
         audio = await self._resampled(frame, self._out_resampler)
-        if len(self._agent) < len(self._caller):
-            self._agent.extend(b"\x00" * (len(self._caller) - len(self._agent)))
+        now = len(self._caller)
+        if self._line is not None:
+            now = max(now, round(self._line.received_s * self.sample_rate) * 2)
+        if len(self._agent) < now:
+            self._agent.extend(b"\x00" * (now - len(self._agent)))
         self._agent.extend(audio)
 
     def stereo_pcm(self) -> bytes:

@@ -23,6 +23,13 @@ from agent import AGENT_VERSION
 #: Channel 0 carries the caller, channel 1 the agent (pipecat's AudioBufferProcessor order).
 CHANNEL_ROLES = ("customer", "agent")
 
+#: The stages of one reply, in pipeline order, as marked by the observer (agent/observer.py):
+#: the VAD confirms the caller stopped (``stop_secs`` after the real end of speech), the
+#: transcript arrives, the user turn ends (speech timeout), the brain's reply text, the first
+#: synthesized audio. ``turns()`` reports the ms spent before each, then ``transport`` (first
+#: audio -> first audio sent on the stream).
+STAGES = ("vad", "stt", "turn", "brain", "tts")
+
 END_REASONS = (
     "caller_hangup",  # the caller (or Twilio) closed the stream
     "agent_hangup",  # the dialogue finished and the agent hung up
@@ -58,6 +65,9 @@ class CallRecord:
     end_reason: str | None = None
     ended_at: datetime | None = None
     llm_tokens: int = 0
+    #: When each stage of a reply happened (``(t, stage)``, same clock as events); kept out of
+    #: ``events`` (the contract's list) and folded into ``turns()`` as a latency breakdown.
+    marks: list[tuple[float, str]] = field(default_factory=list)
     caller_speaking: bool = False
     agent_speaking: bool = False
 
@@ -83,6 +93,10 @@ class CallRecord:
             self.agent_speaking = False
         return event
 
+    def mark(self, stage: str, t: float | None = None) -> None:
+        """Note when a stage of the pipeline (one of :data:`STAGES`) handled the turn."""
+        self.marks.append((self.now() if t is None else t, stage))
+
     def align_to_recording(self, first_agent_audio_s: float | None) -> float:
         """Shift events so t=0 is the recording's first sample.
 
@@ -103,6 +117,7 @@ class CallRecord:
             event["t"] = round(max(0.0, event["t"] + shift), 3)
             if event.get("caller_onset_s") is not None:
                 event["caller_onset_s"] = round(max(0.0, event["caller_onset_s"] + shift), 3)
+        self.marks = [(max(0.0, t + shift), stage) for t, stage in self.marks]
         self.started_at -= timedelta(seconds=max(0.0, shift))
         return shift
 
@@ -134,10 +149,28 @@ class CallRecord:
                         "caller_stop_s": last_stop,
                         "agent_audio_s": ev["t"],
                         "latency_ms": round((ev["t"] - last_stop) * 1000),
+                        "stages_ms": self._stages(last_stop, ev["t"]),
                     }
                 )
                 last_stop = None
         return rows
+
+    def _stages(self, stop: float, agent_audio: float) -> dict[str, int]:
+        """Where a turn's latency went: ms from the previous stage to each stage's first mark
+        in (caller stop, first agent audio], in :data:`STAGES` order; missing stages skipped."""
+        seen: dict[str, float] = {}
+        for t, stage in sorted(self.marks):
+            if stop - 0.001 <= t <= agent_audio + 0.001 and stage not in seen:
+                seen[stage] = t
+        out: dict[str, int] = {}
+        prev = stop
+        for stage in STAGES:
+            if stage in seen:
+                t = min(max(seen[stage], prev), agent_audio)
+                out[stage] = round((t - prev) * 1000)
+                prev = t
+        out["transport"] = round((agent_audio - prev) * 1000)
+        return out
 
     def summary(self) -> dict[str, Any]:
         latencies = [t["latency_ms"] for t in self.turns()]

@@ -22,6 +22,7 @@ from fastapi.responses import Response
 
 from agent.bot import AgentDeps, run_call
 from agent.orders import OrderTable
+from agent.stt import warm_up
 from agent.upload import RecordingUploader
 from analytics.config import Settings
 from analytics.sources.s3 import make_client
@@ -73,6 +74,8 @@ def create_app(settings: Settings, deps: AgentDeps | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         d = deps or make_deps(settings)
+        # the first caller must not wait for the model to load and its first decode
+        await asyncio.to_thread(warm_up, d.stt_model_dir)
         d.http = aiohttp.ClientSession()
         state["deps"] = d
         flusher = asyncio.create_task(_flush_forever(d.uploader))

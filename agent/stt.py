@@ -1,16 +1,23 @@
-"""pipecat's WhisperSTTService on a local CTranslate2 model, loaded once per process and
-decoded for the phone: greedy, no timestamps, a prompt that primes digit strings."""
+"""pipecat's WhisperSTTService on a local CTranslate2 model, loaded once per process (and
+warmed up before the first call) and decoded for the phone: greedy, no timestamps, a prompt
+that primes digit strings. The pipeline hears the line at 8 kHz; each finished segment is
+resampled to Whisper's 16 kHz in one piece."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
+import time
 from collections.abc import AsyncGenerator
 from typing import Any
 
 import numpy as np
+import soxr
 from faster_whisper import WhisperModel
 from pipecat.frames.frames import ErrorFrame, Frame, TranscriptionFrame
+from pipecat.processors.frame_processor import FrameDirection
+from pipecat.services.stt_service import STTService
 from pipecat.services.whisper.stt import WhisperSTTService
 from pipecat.transcriptions.language import Language
 from pipecat.utils.time import time_now_iso8601
@@ -20,6 +27,9 @@ _LOCK = threading.Lock()
 
 #: Primes the model to write order numbers as digits ("4 1 7 2", not "for one seven two").
 PHONE_PROMPT = "4 1 7 2."
+WHISPER_RATE = 16000
+
+log = logging.getLogger(__name__)
 
 
 def shared_model(model_dir: str, device: str = "cpu", compute_type: str = "int8") -> WhisperModel:
@@ -31,8 +41,41 @@ def shared_model(model_dir: str, device: str = "cpu", compute_type: str = "int8"
         return _MODELS[key]
 
 
+def decode(model: WhisperModel, samples: np.ndarray, beam_size: int = 1) -> list[Any]:
+    """One short phrase (16 kHz float32) -> its segments, decoded for latency."""
+    segments, _ = model.transcribe(
+        samples,
+        language="en",
+        beam_size=beam_size,
+        without_timestamps=True,
+        condition_on_previous_text=False,
+        initial_prompt=PHONE_PROMPT,
+    )
+    return list(segments)
+
+
+def warm_up(model_dir: str, device: str = "cpu", compute_type: str = "int8") -> float:
+    """Load the shared model and decode once, so the first caller does not wait for it;
+    returns the seconds it took."""
+    t0 = time.perf_counter()
+    model = shared_model(model_dir, device, compute_type)
+    decode(model, np.zeros(WHISPER_RATE, dtype=np.float32))
+    took = time.perf_counter() - t0
+    log.info("whisper %s loaded and warmed up in %.2fs", model_dir, took)
+    return took
+
+
 class SharedWhisperSTTService(WhisperSTTService):
-    """WhisperSTTService with a process-wide model and latency-first decoding options."""
+    """WhisperSTTService with a process-wide model and latency-first decoding options.
+
+    A caller's line often reaches the STT as several VAD segments (a pause at a comma is
+    longer than the VAD's ``stop_secs``), transcribed one after the other. pipecat marks
+    every segment's transcript final, and the user turn ends on the first final transcript
+    after the caller stops. When decoding lags (a busy machine), that is the transcript of
+    an earlier segment: the brain answered half a line ("Hello.") and the rest arrived
+    later as a new turn that interrupted the answer. Here a transcript is final only when
+    no segment is waiting behind it, and the turn waits up to ``ttfs_p99_latency`` for it.
+    """
 
     def __init__(
         self,
@@ -50,12 +93,21 @@ class SharedWhisperSTTService(WhisperSTTService):
         super().__init__(
             device=device,
             compute_type=compute_type,
-            ttfs_p99_latency=kw.pop("ttfs_p99_latency", 0.6),
+            ttfs_p99_latency=kw.pop("ttfs_p99_latency", 3.0),
             settings=WhisperSTTService.Settings(
                 model=model_dir, language=Language.EN, no_speech_prob=no_speech_prob
             ),
             **kw,
         )
+
+    async def push_frame(
+        self, frame: Frame, direction: FrameDirection = FrameDirection.DOWNSTREAM
+    ) -> None:
+        if isinstance(frame, TranscriptionFrame):
+            frame.finalized = self._segment_queue.empty()
+            await STTService.push_frame(self, frame, direction)  # keeps ``finalized`` as set
+            return
+        await super().push_frame(frame, direction)
 
     def _load(self) -> None:
         self._model = shared_model(self._model_dir, self._device, self._compute_type)
@@ -67,16 +119,11 @@ class SharedWhisperSTTService(WhisperSTTService):
             return
         await self.start_processing_metrics()
         samples = np.frombuffer(audio, dtype=np.int16).astype(np.float32) / 32768.0
+        rate = self.sample_rate
 
         def transcribe() -> str:
-            segments, _ = model.transcribe(
-                samples,
-                language="en",
-                beam_size=self._beam_size,
-                without_timestamps=True,
-                condition_on_previous_text=False,
-                initial_prompt=PHONE_PROMPT,
-            )
+            x = samples if rate == WHISPER_RATE else soxr.resample(samples, rate, WHISPER_RATE)
+            segments = decode(model, np.asarray(x, dtype=np.float32), self._beam_size)
             return " ".join(
                 s.text.strip() for s in segments if s.no_speech_prob < self._no_speech_threshold
             )

@@ -308,10 +308,15 @@ class Settings(BaseSettings):
         description="Recording-consent line spoken first; empty disables it (and the sidecar"
         " says consent: none).",
     )
+    agent_vad_confidence: float = Field(
+        0.5,
+        description="Silero speech probability from which a 32 ms frame counts as speech"
+        " (Silero's own threshold; pipecat's default 0.7 confirms a barge-in one frame later).",
+    )
     agent_vad_start_s: float = Field(
         0.08,
         description="Speech (s) Silero VAD needs to say the caller started (barge-in); 0.08"
-        " is three 32 ms VAD frames at 8 kHz, keeping barge-in under 300 ms on 2 cores.",
+        " rounds to two 32 ms VAD frames.",
     )
     agent_vad_stop_s: float = Field(
         0.2, description="Silence (s) after which Silero VAD says the caller stopped."

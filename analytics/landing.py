@@ -1,31 +1,38 @@
-"""From a processed call to warehouse rows: insights, redaction, then one landing.
+"""From a processed call to warehouse rows: insights, redaction, categories, landing.
 
-The pieces run in two places: :func:`add_insights` where the call was processed (it may
-call an LLM over the network), :func:`land_processed` in the single warehouse writer.
+The pieces run in two places: :func:`add_insights` and :func:`prepare` where the call was
+processed (an LLM over the network; redaction's NER and the category rules are CPU work
+that would otherwise serialize in the writer), :func:`land_many` / :func:`land_processed`
+in the single warehouse writer, which then only writes.
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-import duckdb
-
-from analytics.agent_metrics import agent_metrics
+from analytics.agent_metrics import AgentMetrics, agent_metrics
 from analytics.enrich.privacy import PrivacyPolicy, privatize_result
-from analytics.enrich.rules import RuleSet, apply_rules
+from analytics.enrich.rules import CategoryMatch, RuleSet, apply_rules
 from analytics.insights import CallContext, analyze_safely
 from analytics.insights.base import InsightResult, InsightsEngine
 from analytics.models import CallResult
 from analytics.warehouse import Warehouse
-from analytics.warehouse.agent import write_agent_metrics
-from analytics.warehouse.enrichment import metrics_from_dict
+from analytics.warehouse.agent import agent_rows
+from analytics.warehouse.bulk import Landing
+from analytics.warehouse.enrichment import CATEGORY_COLUMNS, category_rows, metrics_from_dict
 from analytics.warehouse.insights import (
-    write_insights,
-    write_native_insights,
-    write_redaction_counts,
+    INSIGHTS_COLUMNS,
+    REDACTION_COLUMNS,
+    insights_row,
+    native_insights_row,
+    redaction_rows,
 )
+from analytics.warehouse.rows import content_rows
+from analytics.warehouse.sql import RowBatch
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +43,8 @@ class Processed:
 
     result: CallResult
     insights: InsightResult | None = None
+    #: What the writer lands, when :func:`prepare` made it ahead of the writer.
+    landing: Landing | None = None
 
 
 def add_insights(result: CallResult, engine: InsightsEngine | None) -> Processed:
@@ -68,6 +77,101 @@ def _outcome(ins: InsightResult | None) -> dict[str, Any] | None:
     return None
 
 
+@dataclass(frozen=True)
+class ExtraRows:
+    """The rows landing with a call besides its analysis (a plain, picklable value, so a
+    prepared landing can come back from a worker process): categories, insights, the
+    engine's native insights, agent-side metrics and the redaction counts."""
+
+    call_id: str
+    engine: str
+    model: str
+    insights: InsightResult | None
+    counts: dict[str, int]
+    agent: AgentMetrics | None
+    extra: dict[str, Any]
+    native: dict[str, Any] | None
+    categories: tuple[CategoryMatch, ...] | None = None
+    rule_version: str = ""
+
+    def __call__(self, batch: RowBatch, analysis_id: str) -> None:
+        aid, cid = analysis_id, self.call_id
+        if self.categories is not None:
+            rows = category_rows(aid, cid, self.categories, self.rule_version)
+            batch.add("category_matches", CATEGORY_COLUMNS, rows)
+        if self.insights is not None:
+            batch.add("insights", INSIGHTS_COLUMNS, [insights_row(aid, cid, self.insights)])
+        batch.add("redaction_counts", REDACTION_COLUMNS, redaction_rows(aid, cid, self.counts))
+        if self.agent is not None:
+            for table, (columns, rows) in agent_rows(aid, cid, self.agent, self.extra).items():
+                batch.add(table, columns, rows)
+        if self.native:
+            native = native_insights_row(aid, cid, self.engine, self.model, self.native)
+            if native is not None:
+                batch.add("insights", INSIGHTS_COLUMNS, [native])
+
+
+def landing_for(
+    processed: Processed,
+    *,
+    run_id: str | None,
+    ruleset: RuleSet | None,
+    redact_pii: bool,
+    privacy: PrivacyPolicy | None = None,
+) -> Landing:
+    r"""What the writer lands for one processed call: the stored (redacted unless the team
+    keeps raw text) result, its categories, insights, the engine's native insights,
+    agent-side metrics and the redaction counts. A :func:`prepare`\ d call's landing is
+    reused (with this ``run_id``)."""
+    if processed.landing is not None:
+        return replace(processed.landing, run_id=run_id)
+    result = processed.result
+    # agent-side metrics (sidecar events): validated before anything lands
+    metrics = agent_metrics(result.metadata.extra, result.utterances)
+    stored, counts = redact_for_storage(result, redact_pii, privacy)
+    ins = processed.insights
+    categories = None
+    if ruleset is not None and stored.metrics is not None:
+        call_metrics = metrics_from_dict(stored.metrics)
+        matches = apply_rules(ruleset, list(stored.utterances), call_metrics, _outcome(ins))
+        categories = tuple(matches)
+    rows = ExtraRows(
+        call_id=result.call_id,
+        engine=result.engine,
+        model=result.model,
+        insights=ins,
+        counts=counts,
+        agent=metrics,
+        extra=dict(result.metadata.extra),
+        native=dict(stored.native) if stored.native else None,
+        categories=categories,
+        rule_version=str(ruleset.version) if ruleset is not None else "",
+    )
+    return Landing(stored, run_id, rows=rows)
+
+
+def prepare(
+    processed: Processed,
+    *,
+    ruleset: RuleSet | None,
+    redact_pii: bool,
+    privacy: PrivacyPolicy | None = None,
+) -> Processed:
+    """Redact and categorize a call where it was processed (a task thread or worker), so
+    the writer only writes: the result carries its :class:`Landing`."""
+    landing = landing_for(
+        processed, run_id=None, ruleset=ruleset, redact_pii=redact_pii, privacy=privacy
+    )
+    # Every row but the analyses row, under the analysis id the writer will use.
+    analysis_id = uuid.uuid4().hex
+    content = RowBatch()
+    content_rows(content, landing.result, analysis_id)
+    if landing.rows is not None:
+        landing.rows(content, analysis_id)
+    landing = replace(landing, rows=None, analysis_id=analysis_id, content=content)
+    return replace(processed, landing=landing)
+
+
 def land_processed(
     wh: Warehouse,
     processed: Processed,
@@ -77,28 +181,30 @@ def land_processed(
     redact_pii: bool,
     privacy: PrivacyPolicy | None = None,
 ) -> str | None:
-    """Land one call (redacted unless the team keeps raw text), its categories, insights,
-    the engine's native insights, agent-side metrics and the redaction counts, all in one
-    transaction. Returns the analysis id, or None when this exact lineage had already
-    landed."""
-    result = processed.result
-    # agent-side metrics (sidecar events): validated before anything lands
-    metrics = agent_metrics(result.metadata.extra, result.utterances)
-    stored, counts = redact_for_storage(result, redact_pii, privacy)
-    ins = processed.insights
+    """Land one call (:func:`landing_for`) in one transaction. Returns the analysis id,
+    or None when this exact lineage had already landed."""
+    landing = landing_for(
+        processed, run_id=run_id, ruleset=ruleset, redact_pii=redact_pii, privacy=privacy
+    )
+    return wh.land_batch([landing])[0]
 
-    def extra(con: duckdb.DuckDBPyConnection, analysis_id: str) -> None:
-        if ins is not None:
-            write_insights(con, analysis_id, result.call_id, ins)
-        write_redaction_counts(con, analysis_id, result.call_id, counts)
-        if metrics is not None:
-            write_agent_metrics(con, analysis_id, result.call_id, metrics, result.metadata.extra)
-        if stored.native:
-            write_native_insights(
-                con, analysis_id, result.call_id, result.engine, result.model, stored.native
-            )
 
-    return wh.land(stored, run_id=run_id, ruleset=ruleset, insights=_outcome(ins), writers=[extra])
+def land_many(
+    wh: Warehouse,
+    processed: Sequence[Processed],
+    *,
+    run_id: str | None,
+    ruleset: RuleSet | None,
+    redact_pii: bool,
+    privacy: PrivacyPolicy | None = None,
+) -> list[str | None]:
+    """Land a batch of calls in one transaction (``Warehouse.land_batch``: whole calls
+    only; a failed batch is retried call by call). Per call the analysis id or None."""
+    landings = [
+        landing_for(p, run_id=run_id, ruleset=ruleset, redact_pii=redact_pii, privacy=privacy)
+        for p in processed
+    ]
+    return wh.land_batch(landings)
 
 
 def _insights_dict(ins: InsightResult | None) -> dict[str, Any] | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -22,6 +23,7 @@ from streamlit.errors import StreamlitAPIException
 from analytics.config import Settings
 from analytics.errors import WarehouseError
 from analytics.warehouse import connect_read_only
+from analytics.warehouse.lake import read_lake
 from analytics.warehouse.migrations import MIGRATIONS
 from analytics.warehouse.snapshot import read_snapshot, snapshot_path
 
@@ -68,15 +70,23 @@ def with_warehouse(load: Callable[[duckdb.DuckDBPyConnection], T]) -> T | None:
     Keep ``load`` to queries only and render afterwards, so the file is not held open
     (a writer waits for readers to close).
     """
+    cfg = settings()
     path = warehouse_path()
-    if not path.exists():
+    reader: AbstractContextManager[duckdb.DuckDBPyConnection]
+    if cfg.lake_catalog:  # DuckLake: every commit is a snapshot readers may query
+        path = Path(cfg.lake_data_path or "lake")  # named by its data, never the catalog DSN
+        reader = read_lake(cfg)
+    elif not path.exists():
         st.info(missing_warehouse_message(path), icon=":material/database:")
         return None
-    # The published snapshot; a warehouse from before snapshots is read directly (and
-    # waits out a writer) until its next run publishes one.
-    opener = read_snapshot if snapshot_path(path).exists() else connect_read_only
+    elif snapshot_path(path).exists():
+        reader = read_snapshot(path)  # the published snapshot
+    else:
+        # A warehouse from before snapshots is read directly (and waits out a writer)
+        # until its next run publishes one.
+        reader = connect_read_only(path)
     try:
-        with opener(path) as con:
+        with reader as con:
             try:
                 return load(con)
             except duckdb.BinderException as exc:

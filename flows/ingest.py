@@ -1,7 +1,9 @@
 """``nightly_ingest``: new recordings in a source -> analysed calls in the warehouse.
 
-One task per call (fetch, decode, transcribe, align; retried only for transient errors);
-the flow itself is the single writer that lands results into DuckDB as tasks finish.
+One task per call (fetch, decode, transcribe, align, insights, redaction, categories;
+retried only for transient errors); the flow itself is the single writer: as tasks finish
+it lands every finished call in one transaction (a landing batch, whole calls only),
+inside one write session, and publishes the read snapshot after a batch.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from analytics.enrich.rules import RuleSet, load_rules
 from analytics.errors import CallscopeError, ConfigError, WarehouseError
 from analytics.insights import make_insights_engine
 from analytics.insights.base import Budget, InsightsEngine
-from analytics.landing import Processed, add_insights, land_processed
+from analytics.landing import Processed, add_insights, land_many, prepare
 from analytics.models import RecordingRef
 from analytics.pipeline import PipelineOptions, process_ref
 from analytics.sources import open_source
@@ -76,11 +78,26 @@ def process_recording(
     insights: InsightsEngine | None,
     call_id: str | None = None,
     stages: dict[str, Any] | None = None,
+    ruleset: RuleSet | None = None,
 ) -> Processed | CallFailure:
-    """Fetch, decode, transcribe, diarize, measure and summarise one recording. Never
+    """Fetch, decode, transcribe, diarize, measure, summarise, redact and categorize one
+    recording (what the writer lands comes back ready: see ``landing.prepare``). Never
     writes the warehouse (the LLM cache aside, which is a short connection of its own).
     A configuration error is raised (it fails the run), never recorded against the call."""
-    return analyse_recording(settings, source_uri, ref, insights, call_id, stages)
+    outcome = analyse_recording(settings, source_uri, ref, insights, call_id, stages)
+    if isinstance(outcome, CallFailure):
+        return outcome
+    try:
+        return prepare(
+            outcome,
+            ruleset=ruleset,
+            redact_pii=settings.redact_pii,
+            privacy=PrivacyPolicy.from_settings(settings),
+        )
+    except CallscopeError as exc:
+        if exc.transient or isinstance(exc, ConfigError):
+            raise
+        return CallFailure(exc.stage, type(exc).__name__, str(exc), exc.permanent)
 
 
 def analyse_recording(
@@ -131,6 +148,7 @@ class _Writer:
         self.audio_s = 0.0
         self.insights: dict[str, int] = {}
         self.publisher: Publisher | None = None  # publishes read snapshots between landings
+        self.pending: list[Processed] = []  # finished calls waiting for the next flush
 
     def future(self, fut: PrefectFuture[Any], ref: RecordingRef) -> None:
         try:
@@ -156,22 +174,33 @@ class _Writer:
             self.land(ref, outcome)
 
     def land(self, ref: RecordingRef, processed: Processed) -> None:
-        """Land one call; a warehouse error fails the run (nothing of the call landed)."""
-        land_processed(
-            self.wh,
-            processed,
-            run_id=self.run_id,
-            ruleset=self.ruleset,
-            redact_pii=self.cfg.redact_pii,
-            privacy=PrivacyPolicy.from_settings(self.cfg),
-        )
-        self.processed += 1
-        self.audio_s += processed.result.duration_s
-        if self.publisher is not None:
-            self.publisher.after_landing()
-        if processed.insights is not None:
-            status = processed.insights.status
-            self.insights[status] = self.insights.get(status, 0) + 1
+        """Queue one finished call for the next :meth:`flush`."""
+        self.pending.append(processed)
+
+    def flush(self) -> None:
+        """Land the queued calls in one transaction (whole calls only; a failed batch is
+        landed call by call) and publish if the interval has passed. A warehouse error
+        fails the run (nothing of the failing call landed)."""
+        batch, self.pending = self.pending, []
+        if not batch:
+            return
+        with self.wh.session():  # one connection for the batch and its publish
+            land_many(
+                self.wh,
+                batch,
+                run_id=self.run_id,
+                ruleset=self.ruleset,
+                redact_pii=self.cfg.redact_pii,
+                privacy=PrivacyPolicy.from_settings(self.cfg),
+            )
+            for processed in batch:
+                self.processed += 1
+                self.audio_s += processed.result.duration_s
+                if processed.insights is not None:
+                    status = processed.insights.status
+                    self.insights[status] = self.insights.get(status, 0) + 1
+            if self.publisher is not None:
+                self.publisher.after_landing()
 
     def fail(
         self, ref: RecordingRef, stage: str, error_type: str, reason: str, retryable: bool
@@ -274,8 +303,7 @@ def _ingest(
     t0 = time.perf_counter()
     ruleset = load_rules(cfg.rules_path)  # a bad rule file stops the run before any work
     refs = list(open_source(uri, cfg).list(since=since))
-    known = wh.known_objects()
-    todo = [r for r in refs if r not in known]
+    todo = wh.new_objects(refs)  # one anti-join, not every known version in Python
     skipped = len(refs) - len(todo)
     if limit is not None:
         todo = todo[:limit]
@@ -297,6 +325,7 @@ def _ingest(
             if not isinstance(outcome, CallscopeError):
                 outcome = replace(outcome, result=_versioned(outcome.result, ref, stages))
             writer.outcome(ref, outcome)
+            writer.flush()
     else:
         if todo:
             make_transcriber(cfg)  # a configuration error (bad model name) fails the run here
@@ -307,16 +336,22 @@ def _ingest(
         def submit_next() -> None:
             ref = next(queue, None)
             if ref is not None:
-                fut = task_fn.submit(cfg, uri, ref, insights, call_ids.get(ref.uri), stages)
+                call_id = call_ids.get(ref.uri)
+                fut = task_fn.submit(cfg, uri, ref, insights, call_id, stages, ruleset)
                 pending[fut] = ref
 
         for _ in range(max(1, cfg.workers)):  # at most `workers` calls in flight
             submit_next()
         while pending:
-            fut = next(as_completed(list(pending)))
-            ref = pending.pop(fut)
-            submit_next()
-            writer.future(fut, ref)
+            # one finished call, plus every other one finished meanwhile: one landing batch
+            first = next(as_completed(list(pending)))
+            try:
+                for fut in [first, *(f for f in pending if f is not first and _done(f))]:
+                    ref = pending.pop(fut)
+                    submit_next()
+                    writer.future(fut, ref)
+            finally:  # a call that fails the run does not take finished ones with it
+                writer.flush()
     processed, failed, audio_s = writer.processed, writer.failed, writer.audio_s
     wall_s = time.perf_counter() - t0
     summary = {
@@ -346,6 +381,12 @@ def _ingest(
         publisher.publish()
     log.info("run %s: %s", run_id, summary)
     return summary
+
+
+def _done(fut: PrefectFuture[Any]) -> bool:
+    """Whether a task future has finished, without waiting (or asking the API)."""
+    wrapped = getattr(fut, "wrapped_future", None)
+    return bool(wrapped is not None and wrapped.done())
 
 
 def _versioned(result: Any, ref: RecordingRef, stages: dict[str, Any]) -> Any:

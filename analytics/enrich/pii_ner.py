@@ -95,11 +95,14 @@ class SpacyNameFinder:
         self._nlp: Any = spacy.load(
             path, exclude=["parser", "tagger", "lemmatizer", "attribute_ruler", "senter"]
         )
+        self._lock = threading.Lock()  # one pipeline, shared by the flow's task threads
         log.info("loaded name-redaction model %s", path)
 
     def spans(self, texts: list[str]) -> list[list[tuple[int, int, str]]]:
         out: list[list[tuple[int, int, str]]] = []
-        for doc in self._nlp.pipe(texts, batch_size=32):
+        with self._lock:
+            docs = list(self._nlp.pipe(texts, batch_size=32))
+        for doc in docs:
             out.append(
                 [
                     (ent.start_char, ent.end_char, _LABELS[ent.label_])

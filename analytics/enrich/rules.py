@@ -17,6 +17,7 @@ transcribing anything.
 
 from __future__ import annotations
 
+import functools
 import logging
 import operator
 import re
@@ -241,6 +242,7 @@ class CategoryMatch:
         return {"category": self.category, "evidence": [e.to_dict() for e in self.evidence]}
 
 
+@functools.lru_cache(maxsize=65536)  # a call's words repeat across rules and calls
 def normalize(text: str) -> str:
     """Lower case, curly quotes straightened, everything but letters, digits and inner
     apostrophes turned into spaces."""

@@ -9,6 +9,34 @@ from typing import Any
 import duckdb
 
 from analytics.agent_metrics import AgentMetrics, sidecar_events
+from analytics.warehouse.sql import insert_rows
+
+AGENT_EVENT_COLUMNS = ("analysis_id", "call_id", "seq", "t_s", "type", "data")
+
+
+def agent_rows(
+    analysis_id: str, call_id: str, metrics: AgentMetrics, extra: dict[str, Any]
+) -> dict[str, tuple[tuple[str, ...], list[list[Any]]]]:
+    """This analysis's agent rows per table: (columns, rows)."""
+    row = {"analysis_id": analysis_id, "call_id": call_id, **asdict(metrics)}
+    events = sidecar_events(extra) or []
+    return {
+        "agent_call_metrics": (tuple(row), [list(row.values())]),
+        "agent_events": (
+            AGENT_EVENT_COLUMNS,
+            [
+                [
+                    analysis_id,
+                    call_id,
+                    i,
+                    float(e["t"]),
+                    e["type"],
+                    json.dumps({k: v for k, v in e.items() if k not in ("t", "type")}),
+                ]
+                for i, e in enumerate(events)
+            ],
+        ),
+    }
 
 
 def write_agent_metrics(
@@ -21,28 +49,8 @@ def write_agent_metrics(
     """Replace this analysis's agent rows (re-landing the same analysis stays idempotent)."""
     con.execute("DELETE FROM agent_call_metrics WHERE analysis_id = ?", [analysis_id])
     con.execute("DELETE FROM agent_events WHERE analysis_id = ?", [analysis_id])
-    row = {"analysis_id": analysis_id, "call_id": call_id, **asdict(metrics)}
-    cols = ", ".join(row)
-    con.execute(
-        f"INSERT INTO agent_call_metrics ({cols}) VALUES ({', '.join('?' * len(row))})",
-        list(row.values()),
-    )
-    events = sidecar_events(extra) or []
-    con.executemany(
-        "INSERT INTO agent_events (analysis_id, call_id, seq, t_s, type, data)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
-        [
-            (
-                analysis_id,
-                call_id,
-                i,
-                float(e["t"]),
-                e["type"],
-                json.dumps({k: v for k, v in e.items() if k not in ("t", "type")}),
-            )
-            for i, e in enumerate(events)
-        ],
-    )
+    for table, (columns, rows) in agent_rows(analysis_id, call_id, metrics, extra).items():
+        insert_rows(con, table, columns, rows)
 
 
 def call_agent_metrics(con: duckdb.DuckDBPyConnection, call_id: str) -> dict[str, Any] | None:

@@ -1,5 +1,6 @@
 """Read queries for one call's conversation metrics, categories and insights (the call
-detail page). Plain functions over a read-only connection; no Streamlit here."""
+detail page), and the runs and failures lists. Plain functions over a read-only
+connection; no Streamlit here."""
 
 from __future__ import annotations
 
@@ -196,3 +197,42 @@ def call_insights(con: duckdb.DuckDBPyConnection, call_id: str) -> list[dict[str
         raw = row["insights"]
         row["insights"] = json.loads(raw) if isinstance(raw, str) else (raw or {})
     return rows
+
+
+# --- runs and failures ------------------------------------------------------------------------
+def recent_runs(con: duckdb.DuckDBPyConnection, limit: int = 20) -> pd.DataFrame:
+    """The latest runs, newest first."""
+    return con.execute(
+        """
+        SELECT run_id, started_at, finished_at, status, source, discovered, processed,
+               failed, skipped, audio_s / 60.0 AS audio_minutes, wall_s, flow_run_id
+        FROM runs
+        ORDER BY started_at DESC
+        LIMIT ?
+        """,
+        [int(limit)],
+    ).df()
+
+
+def call_errors(con: duckdb.DuckDBPyConnection, limit: int = 200) -> pd.DataFrame:
+    """Recorded failures, newest first.
+
+    ``resolved`` is true when the same object (source_uri + etag) landed successfully
+    after the error.
+    """
+    return con.execute(
+        """
+        SELECT e.occurred_at, e.stage, e.error_type, e.reason, e.retryable,
+               EXISTS (
+                   SELECT 1 FROM analyses a
+                   WHERE a.source_uri = e.source_uri
+                     AND a.etag IS NOT DISTINCT FROM e.etag
+                     AND a.created_at > e.occurred_at
+               ) AS resolved,
+               e.call_id, e.source_uri, e.etag, e.run_id, e.error_id
+        FROM call_errors e
+        ORDER BY e.occurred_at DESC, e.error_id
+        LIMIT ?
+        """,
+        [int(limit)],
+    ).df()

@@ -4,13 +4,11 @@ read-only readers (the dashboard) in between writes."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,18 +16,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
+import pyarrow as pa
 
 from analytics.errors import WarehouseError, WarehouseLockedError
 from analytics.models import CallResult, RecordingRef
+from analytics.warehouse.bulk import Landing, LandingWriter, land_calls
 from analytics.warehouse.migrations import MIGRATIONS
-from analytics.warehouse.rows import (
-    insert_analysis,
-    insert_row,
-    land_enrichment,
-    newer_is_current,
-    upsert_call,
-)
+from analytics.warehouse.rows import insert_row, lineage_key
 from analytics.warehouse.runs import RunBook
+from analytics.warehouse.sql import arrow_table
 
 if TYPE_CHECKING:
     from analytics.enrich.rules import RuleSet
@@ -38,29 +33,11 @@ log = logging.getLogger(__name__)
 
 _LOCK_WAIT_S = 30.0
 
-#: Extra writes of a landing, run inside its transaction: (connection, analysis id).
-LandingWriter = Callable[[duckdb.DuckDBPyConnection, str], None]
+__all__ = ["KnownObjects", "Landing", "LandingWriter", "Warehouse", "lineage_key"]
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def lineage_key(result: CallResult) -> str:
-    """Identity of one processing: same object version, engine, model, pipeline, options,
-    sidecar version and stage lineage (the last two only when known, so the keys of
-    analyses landed before they were recorded do not change)."""
-    parts: list[Any] = [
-        result.etag,
-        result.engine,
-        result.model,
-        result.pipeline_version,
-        result.params,
-    ]
-    if result.sidecar_etag is not None or result.stages:
-        parts += [result.sidecar_etag, result.stages]
-    payload = json.dumps(parts, sort_keys=True, default=str)
-    return hashlib.sha256(payload.encode()).hexdigest()[:32]
 
 
 def _connect(path: Path, read_only: bool, wait_s: float | None = None) -> duckdb.DuckDBPyConnection:
@@ -232,6 +209,41 @@ class Warehouse(RunBook):
             legacy,
         )
 
+    def new_objects(self, refs: Sequence[RecordingRef]) -> list[RecordingRef]:
+        """The listed refs the warehouse does not know (in order): the same rule as
+        ``ref not in known_objects()``, as one anti-join in the database instead of every
+        known version copied into Python (a nightly lists tens of thousands)."""
+        if not refs:
+            return []
+        listed = arrow_table(
+            ("i", "uri", "etag", "sidecar"),
+            [(i, *ref.version) for i, ref in enumerate(refs)],
+        )
+        with self.connect() as con:
+            con.register("_callscope_listed", listed)
+            try:
+                rows = con.execute(
+                    """
+                    WITH known AS (
+                        SELECT source_uri, coalesce(etag, '') AS etag, sidecar_etag
+                        FROM analyses
+                        UNION ALL
+                        SELECT source_uri, coalesce(etag, ''), sidecar_etag FROM call_errors
+                        WHERE NOT retryable
+                    )
+                    SELECT l.i FROM _callscope_listed l
+                    WHERE NOT EXISTS (
+                        SELECT 1 FROM known k
+                        WHERE k.source_uri = l.uri AND k.etag = l.etag
+                          AND (k.sidecar_etag IS NULL OR k.sidecar_etag = l.sidecar)
+                    )
+                    ORDER BY l.i
+                    """
+                ).fetchall()
+            finally:
+                con.unregister("_callscope_listed")
+        return [refs[r[0]] for r in rows]
+
     def call_ids_for(self, uris: Sequence[str]) -> dict[str, str]:
         """The call id each already-landed recording URI got (its newest analysis), so a
         new version of an object stays the same call whatever rule named it."""
@@ -265,39 +277,43 @@ class Warehouse(RunBook):
         Returns the new analysis id, or None when the same lineage had already landed
         (a re-run lands nothing twice).
         """
-        key = lineage_key(result)
-        analysis_id = uuid.uuid4().hex
-        now = _now()
+        landing = Landing(result, run_id, ruleset, insights, writers=writers)
+        return self.land_batch([landing])[0]
+
+    def land_batch(self, landings: Sequence[Landing]) -> list[str | None]:
+        """Land many calls in one transaction (``bulk.land_calls``): per landing the new
+        analysis id, or None when that lineage had already landed.
+
+        A batch holds whole calls, so readers never see half a call. When the batch fails,
+        its calls are landed one transaction each, so a bad call fails alone (with a
+        :class:`WarehouseError` naming it) and the calls before it stay landed.
+        """
+        if not landings:
+            return []
         try:
             with self.transaction() as con:
-                exists = con.execute(
-                    "SELECT analysis_id FROM analyses WHERE call_id = ? AND lineage_key = ?",
-                    [result.call_id, key],
-                ).fetchone()
-                if exists:
-                    log.info("call %s: analysis %s already landed", result.call_id, exists[0])
-                    return None
-                if newer_is_current(con, result):
-                    log.warning(
-                        "call %s: an older version of %s landed late: kept, not current",
-                        result.call_id,
-                        result.source_uri,
-                    )
-                else:
-                    upsert_call(con, result, analysis_id, now)
-                insert_analysis(con, result, analysis_id, key, run_id, now)
-                land_enrichment(con, analysis_id, result, ruleset, insights)
-                for write in writers:
-                    write(con, analysis_id)
-        except duckdb.Error as exc:
-            raise WarehouseError(f"landing call {result.call_id} failed: {exc}") from exc
-        log.info(
-            "call %s: landed analysis %s (%d utterances)",
-            result.call_id,
-            analysis_id,
-            len(result.utterances),
-        )
-        return analysis_id
+                ids = land_calls(con, landings)
+        except (duckdb.Error, WarehouseError, pa.ArrowException) as exc:
+            if len(landings) > 1:
+                log.warning(
+                    "landing a batch of %d calls failed (%s): landing them one by one",
+                    len(landings),
+                    exc,
+                )
+                return [self.land_batch([landing])[0] for landing in landings]
+            if isinstance(exc, WarehouseError):
+                raise
+            call_id = landings[0].result.call_id
+            raise WarehouseError(f"landing call {call_id} failed: {exc}") from exc
+        for landing, analysis_id in zip(landings, ids, strict=True):
+            if analysis_id is not None:
+                log.info(
+                    "call %s: landed analysis %s (%d utterances)",
+                    landing.result.call_id,
+                    analysis_id,
+                    len(landing.result.utterances),
+                )
+        return ids
 
     def record_error(
         self,

@@ -48,14 +48,16 @@ class WarehouseJobStore:
         now = datetime.now(UTC)
         try:
             with self.warehouse.transaction() as con:
+                # DELETE + INSERT, not ON CONFLICT: DuckLake tables have no keys (lake.py).
+                con.execute(
+                    "DELETE FROM engine_jobs WHERE engine = ? AND source_uri = ? AND etag = ?"
+                    " AND params_key = ?",
+                    [self.engine, source_uri, etag or "", key],
+                )
                 con.execute(
                     "INSERT INTO engine_jobs (engine, source_uri, etag, params_key, job_id,"
                     " status, submitted_at, updated_at, error)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)"
-                    " ON CONFLICT (engine, source_uri, etag, params_key) DO UPDATE SET"
-                    " job_id = excluded.job_id, status = excluded.status,"
-                    " submitted_at = excluded.submitted_at, updated_at = excluded.updated_at,"
-                    " error = NULL",
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)",
                     [self.engine, source_uri, etag or "", key, job_id, status, now, now],
                 )
         except duckdb.Error as exc:

@@ -63,84 +63,90 @@ def _delete(con: duckdb.DuckDBPyConnection, tables: Sequence[str], analysis_id: 
         con.execute(f"DELETE FROM {table} WHERE analysis_id = ?", [analysis_id])
 
 
-def write_metrics(
-    con: duckdb.DuckDBPyConnection, analysis_id: str, call_id: str, metrics: CallMetrics
-) -> None:
-    """Replace the metrics rows of one analysis (call inside a transaction)."""
+def metrics_rows(
+    analysis_id: str, call_id: str, metrics: CallMetrics, metrics_json: str | None = None
+) -> dict[str, list[list[Any]]]:
+    """The rows of one analysis' metrics, per table, every column in table order
+    (``metrics_json``: ``json.dumps(metrics.to_dict())`` when the caller has it)."""
     s = metrics.summary()
     trend = metrics.customer_trend
     ids = [analysis_id, call_id]
-    try:
-        _delete(con, _METRIC_TABLES, analysis_id)
-        con.execute(
-            f"INSERT INTO call_metrics VALUES ({', '.join(['?'] * 17)})",
+    summary = [
+        s[k]
+        for k in (
+            "duration_s",
+            "talk_s",
+            "non_talk_s",
+            "n_silences",
+            "n_interruptions",
+            "overlap_s",
+            "latency_median_s",
+            "latency_p90_s",
+            "n_latency",
+        )
+    ]
+    return {
+        "call_metrics": [
             [
                 *ids,
-                *(
-                    s[k]
-                    for k in (
-                        "duration_s",
-                        "talk_s",
-                        "non_talk_s",
-                        "n_silences",
-                        "n_interruptions",
-                        "overlap_s",
-                        "latency_median_s",
-                        "latency_p90_s",
-                        "n_latency",
-                    )
-                ),
+                *summary,
                 trend.first if trend else None,
                 trend.last if trend else None,
                 trend.delta if trend else None,
                 trend.label if trend else None,
-                json.dumps(metrics.to_dict()),
+                metrics_json if metrics_json is not None else json.dumps(metrics.to_dict()),
                 datetime.now(UTC),
-            ],
-        )
-        rows: dict[str, list[list[Any]]] = {
-            "speaker_metrics": [
-                [
-                    *ids,
-                    p.speaker,
-                    p.role,
-                    p.talk_s,
-                    p.talk_ratio,
-                    p.words,
-                    p.wpm,
-                    p.loudness_dbfs,
-                    p.longest_monologue_s,
-                    p.turns,
-                    p.questions,
-                    p.sentiment_mean,
-                    *p.sentiment_quarters,
-                ]
-                for p in metrics.speakers
-            ],
-            "silences": [
-                [*ids, i, s.start, s.end, s.duration_s, s.is_hold]
-                for i, s in enumerate(metrics.silences)
-            ],
-            "interruptions": [
-                [
-                    *ids,
-                    i,
-                    x.start,
-                    x.end,
-                    x.overlap_s,
-                    x.interrupter,
-                    x.interrupted,
-                    x.interrupter_role,
-                    x.interrupted_role,
-                ]
-                for i, x in enumerate(metrics.interruptions)
-            ],
-            "utterance_sentiment": [
-                [*ids, u.utterance_idx, u.score, u.label, u.engine]
-                for u in metrics.utterance_sentiment
-            ],
-        }
-        for table, values in rows.items():
+            ]
+        ],
+        "speaker_metrics": [
+            [
+                *ids,
+                p.speaker,
+                p.role,
+                p.talk_s,
+                p.talk_ratio,
+                p.words,
+                p.wpm,
+                p.loudness_dbfs,
+                p.longest_monologue_s,
+                p.turns,
+                p.questions,
+                p.sentiment_mean,
+                *p.sentiment_quarters,
+            ]
+            for p in metrics.speakers
+        ],
+        "silences": [
+            [*ids, i, s.start, s.end, s.duration_s, s.is_hold]
+            for i, s in enumerate(metrics.silences)
+        ],
+        "interruptions": [
+            [
+                *ids,
+                i,
+                x.start,
+                x.end,
+                x.overlap_s,
+                x.interrupter,
+                x.interrupted,
+                x.interrupter_role,
+                x.interrupted_role,
+            ]
+            for i, x in enumerate(metrics.interruptions)
+        ],
+        "utterance_sentiment": [
+            [*ids, u.utterance_idx, u.score, u.label, u.engine] for u in metrics.utterance_sentiment
+        ],
+    }
+
+
+def write_metrics(
+    con: duckdb.DuckDBPyConnection, analysis_id: str, call_id: str, metrics: CallMetrics
+) -> None:
+    """Replace the metrics rows of one analysis (call inside a transaction)."""
+    try:
+        _delete(con, _METRIC_TABLES, analysis_id)
+        for table, values in metrics_rows(analysis_id, call_id, metrics).items():
             insert_rows(con, table, None, values)
         # Measured loudness goes on the utterance rows; unknown (None) never erases a value.
         loud = [
@@ -160,6 +166,27 @@ def write_metrics(
         raise WarehouseError(f"writing metrics of call {call_id} failed: {exc}") from exc
 
 
+CATEGORY_COLUMNS = ("analysis_id", "call_id", "category", "rule_version", "matched_at", "evidence")
+
+
+def category_rows(
+    analysis_id: str, call_id: str, matches: Sequence[CategoryMatch], rule_version: str
+) -> list[list[Any]]:
+    """``category_matches`` rows (:data:`CATEGORY_COLUMNS`) of one analysis."""
+    now = datetime.now(UTC)
+    return [
+        [
+            analysis_id,
+            call_id,
+            m.category,
+            str(rule_version),
+            now,
+            json.dumps([e.to_dict() for e in m.evidence]),
+        ]
+        for m in matches
+    ]
+
+
 def write_category_matches(
     con: duckdb.DuckDBPyConnection,
     analysis_id: str,
@@ -168,26 +195,10 @@ def write_category_matches(
     rule_version: str,
 ) -> None:
     """Replace the category matches of one analysis (call inside a transaction)."""
-    now = datetime.now(UTC)
     try:
         _delete(con, ["category_matches"], analysis_id)
-        if matches:
-            insert_rows(
-                con,
-                "category_matches",
-                ("analysis_id", "call_id", "category", "rule_version", "matched_at", "evidence"),
-                [
-                    [
-                        analysis_id,
-                        call_id,
-                        m.category,
-                        str(rule_version),
-                        now,
-                        json.dumps([e.to_dict() for e in m.evidence]),
-                    ]
-                    for m in matches
-                ],
-            )
+        rows = category_rows(analysis_id, call_id, matches, rule_version)
+        insert_rows(con, "category_matches", CATEGORY_COLUMNS, rows)
     except duckdb.Error as exc:
         raise WarehouseError(f"writing categories of call {call_id} failed: {exc}") from exc
 

@@ -43,44 +43,56 @@ def write_insights(
     ).fetchone()
     if existing and existing[0] == "ok" and result.cached:
         return
-    ins = result.insights
-    sentiment = ins.customer_sentiment if ins else None
     # DELETE + INSERT rather than INSERT OR REPLACE: DuckLake tables have no keys.
     con.execute(
         "DELETE FROM insights WHERE analysis_id = ? AND engine = ? AND model = ?"
         " AND prompt_version = ?",
         [analysis_id, result.engine, result.model, result.prompt_version],
     )
-    con.execute(
-        """
-        INSERT INTO insights (analysis_id, call_id, engine, model, prompt_version,
-            summary, reason_for_call, outcome, customer_sentiment_label,
-            customer_sentiment_score, insights, tokens_in, tokens_out, cost_usd, cached,
-            status, error, transcript_hash, created_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-        """,
-        [
-            analysis_id,
-            call_id,
-            result.engine,
-            result.model,
-            result.prompt_version,
-            ins.summary if ins else None,
-            ins.reason_for_call if ins else None,
-            ins.outcome if ins else None,
-            sentiment.label if sentiment else None,
-            sentiment.score if sentiment else None,
-            ins.model_dump_json() if ins else None,
-            result.tokens_in,
-            result.tokens_out,
-            result.cost_usd,
-            result.cached,
-            result.status,
-            result.error,
-            result.transcript_hash or None,
-            _now(),
-        ],
-    )
+    insert_rows(con, "insights", INSIGHTS_COLUMNS, [insights_row(analysis_id, call_id, result)])
+
+
+INSIGHTS_COLUMNS = (
+    "analysis_id", "call_id", "engine", "model", "prompt_version", "summary",
+    "reason_for_call", "outcome", "customer_sentiment_label", "customer_sentiment_score",
+    "insights", "tokens_in", "tokens_out", "cost_usd", "cached", "status", "error",
+    "transcript_hash", "created_at",
+)  # fmt: skip
+
+
+def insights_row(analysis_id: str, call_id: str, result: InsightResult) -> list[Any]:
+    """The ``insights`` row (:data:`INSIGHTS_COLUMNS`) of one insights outcome."""
+    ins = result.insights
+    sentiment = ins.customer_sentiment if ins else None
+    return [
+        analysis_id,
+        call_id,
+        result.engine,
+        result.model,
+        result.prompt_version,
+        ins.summary if ins else None,
+        ins.reason_for_call if ins else None,
+        ins.outcome if ins else None,
+        sentiment.label if sentiment else None,
+        sentiment.score if sentiment else None,
+        ins.model_dump_json() if ins else None,
+        result.tokens_in,
+        result.tokens_out,
+        result.cost_usd,
+        result.cached,
+        result.status,
+        result.error,
+        result.transcript_hash or None,
+        _now(),
+    ]
+
+
+REDACTION_COLUMNS = ("analysis_id", "call_id", "pii_type", "count")
+
+
+def redaction_rows(analysis_id: str, call_id: str, counts: Mapping[str, int]) -> list[list[Any]]:
+    """``redaction_counts`` rows: one per PII type, zeros included."""
+    return [[analysis_id, call_id, kind, int(n)] for kind, n in sorted(counts.items())]
 
 
 def write_redaction_counts(
@@ -88,9 +100,9 @@ def write_redaction_counts(
 ) -> None:
     """One row per PII type (zeros included) for an analysis; replaces earlier counts."""
     con.execute("DELETE FROM redaction_counts WHERE analysis_id = ?", [analysis_id])
-    rows = [[analysis_id, call_id, kind, int(n)] for kind, n in sorted(counts.items())]
-    if rows:
-        insert_rows(con, "redaction_counts", ("analysis_id", "call_id", "pii_type", "count"), rows)
+    insert_rows(
+        con, "redaction_counts", REDACTION_COLUMNS, redaction_rows(analysis_id, call_id, counts)
+    )
 
 
 def land_insights(
@@ -161,17 +173,13 @@ class WarehouseLLMCache:
 _NATIVE_SCORES = {"POSITIVE": 1.0, "NEUTRAL": 0.0, "NEGATIVE": -1.0}
 
 
-def write_native_insights(
-    con: duckdb.DuckDBPyConnection,
-    analysis_id: str,
-    call_id: str,
-    engine: str,
-    model: str,
-    native: Mapping[str, Any],
-) -> None:
-    """Store what a transcription engine produced itself (e.g. AssemblyAI's summary and
-    sentence sentiment) as an insights row with that engine's lineage (prompt version
-    ``native``). Sentiment is the mean over sentences (+1 / 0 / -1), all speakers."""
+def native_insights_row(
+    analysis_id: str, call_id: str, engine: str, model: str, native: Mapping[str, Any]
+) -> list[Any] | None:
+    """The insights row (:data:`INSIGHTS_COLUMNS`) of what a transcription engine produced
+    itself (e.g. AssemblyAI's summary and sentence sentiment), with that engine's lineage
+    (prompt version ``native``); None when it produced nothing of the kind. Sentiment is
+    the mean over sentences (+1 / 0 / -1), all speakers."""
     sentences = native.get("sentiment") or []
     scores = [_NATIVE_SCORES.get(str(s.get("sentiment", "")).upper()) for s in sentences]
     known = [s for s in scores if s is not None]
@@ -181,26 +189,28 @@ def write_native_insights(
         label = "positive" if score >= 0.05 else "negative" if score <= -0.05 else "neutral"
     summary = native.get("summary")
     if summary is None and score is None and not native.get("entities"):
+        return None
+    return [
+        analysis_id, call_id, engine, model, "native", summary, None, None, label, score,
+        json.dumps(dict(native), default=str), 0, 0, 0.0, False, "ok", None, None, _now(),
+    ]  # fmt: skip
+
+
+def write_native_insights(
+    con: duckdb.DuckDBPyConnection,
+    analysis_id: str,
+    call_id: str,
+    engine: str,
+    model: str,
+    native: Mapping[str, Any],
+) -> None:
+    """Store the engine's own insights (:func:`native_insights_row`), replacing earlier."""
+    row = native_insights_row(analysis_id, call_id, engine, model, native)
+    if row is None:
         return
     con.execute(
         "DELETE FROM insights WHERE analysis_id = ? AND engine = ? AND model = ?"
         " AND prompt_version = 'native'",
         [analysis_id, engine, model],
     )
-    con.execute(
-        "INSERT INTO insights (analysis_id, call_id, engine, model, prompt_version,"
-        " summary, customer_sentiment_label, customer_sentiment_score, insights, tokens_in,"
-        " tokens_out, cost_usd, cached, status, created_at)"
-        " VALUES (?, ?, ?, ?, 'native', ?, ?, ?, ?, 0, 0, 0, false, 'ok', ?)",
-        [
-            analysis_id,
-            call_id,
-            engine,
-            model,
-            summary,
-            label,
-            score,
-            json.dumps(dict(native), default=str),
-            _now(),
-        ],
-    )
+    insert_rows(con, "insights", INSIGHTS_COLUMNS, [row])

@@ -134,6 +134,17 @@ class LakeWarehouse(Warehouse):
         return lake_sql(sql)
 
 
+@contextmanager
+def read_lake(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A short-lived read-only connection to the lake the settings name (the dashboard's
+    per-page reader in DuckLake mode: every commit is a snapshot, nothing to publish)."""
+    con = LakeWarehouse(settings).open(read_only=True)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
 def open_warehouse(settings: Settings) -> Warehouse:
     """The warehouse the settings name: DuckLake when CALLSCOPE_LAKE_CATALOG is set."""
     if settings.lake_catalog:

@@ -402,7 +402,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
 )
 
-# Versions 10-14 (read snapshots, search, retention, analyst views) live in their own module.
+# Versions 10-14 and 40-49 (read snapshots, search, retention, analyst views, precomputed
+# columns) live in their own module.
 from analytics.warehouse.migrations_archive import ARCHIVE_MIGRATIONS  # noqa: E402
 
 MIGRATIONS = tuple(sorted((*MIGRATIONS, *ARCHIVE_MIGRATIONS), key=lambda m: m.version))

@@ -1,4 +1,5 @@
-"""Migrations 10-14: read snapshots, the search index, retention audit, analyst views.
+"""Migrations 10-14 and 40-49: read snapshots, the search index, retention audit, analyst
+views, and the precomputed columns that keep them fast at archive scale.
 
 Kept apart from ``migrations.py`` (appended to its ``MIGRATIONS``); the same rule holds:
 append, never edit an applied one. The analyst views are a stable contract documented in
@@ -134,6 +135,40 @@ ARCHIVE_MIGRATIONS: tuple[Migration, ...] = (
         SELECT timezone('UTC', created_at)::DATE, 'insights', engine, model,
                count(*), 0, coalesce(sum(tokens_in + tokens_out), 0), coalesce(sum(cost_usd), 0)
         FROM insights GROUP BY ALL;
+        """,
+    ),
+    Migration(
+        40,
+        "precomputed per-analysis columns for the dashboard's calls list",
+        # first_text: the text of the analysis' first utterance (by start time), set when
+        # it lands, so listing calls never scans every utterance. Backfilled here.
+        """
+        ALTER TABLE analyses ADD COLUMN first_text VARCHAR;
+        UPDATE analyses SET first_text = f.text
+        FROM (SELECT analysis_id, arg_min(text, (start_s, idx)) AS text
+              FROM utterances GROUP BY analysis_id) f
+        WHERE analyses.analysis_id = f.analysis_id;
+        """,
+    ),
+    Migration(
+        41,
+        "search: the role on each posting, corpus statistics kept at publish",
+        # Ranking reads the postings of the query's terms only: the role filter no longer
+        # joins every indexed utterance, and the document count and mean length (BM25's
+        # N and avgdl over current analyses) are one row refreshed by each publish.
+        """
+        ALTER TABLE search_terms ADD COLUMN role VARCHAR;
+        UPDATE search_terms SET role = d.role FROM search_docs d
+        WHERE d.analysis_id = search_terms.analysis_id
+          AND d.utterance_idx = search_terms.utterance_idx;
+        CREATE TABLE search_stats (
+            n_docs      BIGINT NOT NULL,
+            total_terms BIGINT NOT NULL,
+            updated_at  TIMESTAMPTZ NOT NULL
+        );
+        INSERT INTO search_stats
+        SELECT count(*), coalesce(sum(n_terms), 0), now() FROM search_docs
+        WHERE analysis_id IN (SELECT current_analysis_id FROM calls);
         """,
     ),
 )

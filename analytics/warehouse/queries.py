@@ -20,11 +20,13 @@ from analytics.warehouse.call_queries import (
     NATIVE_PROMPT_VERSION,
     OFFLINE_ENGINE,
     call_categories,
+    call_errors,
     call_insights,
     call_interruptions,
     call_silences,
     conversation_metrics,
     customer_sentiment_by_quarter,
+    recent_runs,
     records,
     speaker_metrics,
 )
@@ -46,6 +48,16 @@ _PRIMARY_INSIGHTS = f"""
            customer_sentiment_label, customer_sentiment_score
     FROM current_insights
     WHERE status = 'ok' AND prompt_version <> '{NATIVE_PROMPT_VERSION}'
+    QUALIFY row_number() OVER (
+        PARTITION BY analysis_id ORDER BY created_at DESC, engine, model, prompt_version
+    ) = 1
+"""
+
+# The same over any analyses (``among``: an extra condition on insights.analysis_id);
+# callers join it to current analyses.
+_PRIMARY_OF = f"""
+    SELECT analysis_id, outcome FROM insights
+    WHERE status = 'ok' AND prompt_version <> '{NATIVE_PROMPT_VERSION}' {{among}}
     QUALIFY row_number() OVER (
         PARTITION BY analysis_id ORDER BY created_at DESC, engine, model, prompt_version
     ) = 1
@@ -212,48 +224,55 @@ def list_calls(
             """(
             c.call_id ILIKE ? ESCAPE '\\'
             OR c.agent_id ILIKE ? ESCAPE '\\'
-            OR EXISTS (
-                SELECT 1 FROM utterances s
-                WHERE s.analysis_id = c.current_analysis_id AND s.text ILIKE ? ESCAPE '\\'
+            OR c.current_analysis_id IN (
+                SELECT s.analysis_id FROM utterances s WHERE s.text ILIKE ? ESCAPE '\\'
             ))"""
         )
         params += [pattern, pattern, pattern]
     if category:
         conditions.append(
-            "EXISTS (SELECT 1 FROM category_matches m"
-            " WHERE m.analysis_id = c.current_analysis_id AND m.category = ?)"
+            "c.current_analysis_id IN (SELECT m.analysis_id FROM category_matches m"
+            " WHERE m.category = ?)"
         )
         params.append(category)
     if outcome:
-        conditions.append("p.outcome = ?")
+        conditions.append(
+            f"c.current_analysis_id IN (SELECT analysis_id FROM ({_PRIMARY_OF.format(among='')})"
+            " WHERE outcome = ?)"
+        )
         params.append(outcome)
     where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
     params.append(int(limit))
+    # The page of calls first (an index-free top-N over calls), then the joins for just
+    # those: nothing here scans every utterance or every insights row.
+    among = "AND analysis_id IN (SELECT current_analysis_id FROM page)"
     df = con.execute(
         f"""
-        WITH first_utt AS (
-            SELECT analysis_id, arg_min(text, start_s) AS text
-            FROM current_utterances GROUP BY analysis_id
+        WITH page AS (
+            SELECT c.call_id, c.started_at, c.agent_id, c.direction, c.duration_s,
+                   c.channels, c.current_analysis_id
+            FROM calls c
+            {where}
+            ORDER BY c.started_at DESC NULLS LAST, c.call_id
+            LIMIT ?
         ),
-        primary_insights AS ({_PRIMARY_INSIGHTS}),
+        primary_insights AS ({_PRIMARY_OF.format(among=among)}),
         cats AS (
             SELECT analysis_id, list(category ORDER BY category) AS categories
-            FROM current_category_matches GROUP BY analysis_id
+            FROM category_matches WHERE true {among} GROUP BY analysis_id
         )
         SELECT c.call_id, c.started_at, c.agent_id, c.direction, c.duration_s, c.channels,
                a.language, a.engine, a.model, a.n_utterances,
                p.outcome,
                coalesce(cats.categories, []::VARCHAR[]) AS categories,
-               CASE WHEN length(f.text) > {SNIPPET_CHARS}
-                    THEN left(f.text, {SNIPPET_CHARS - 1}) || '…' ELSE f.text END AS snippet
-        FROM calls c
+               CASE WHEN length(a.first_text) > {SNIPPET_CHARS}
+                    THEN left(a.first_text, {SNIPPET_CHARS - 1}) || '…'
+                    ELSE a.first_text END AS snippet
+        FROM page c
         LEFT JOIN analyses a ON a.analysis_id = c.current_analysis_id
-        LEFT JOIN first_utt f ON f.analysis_id = c.current_analysis_id
         LEFT JOIN primary_insights p ON p.analysis_id = c.current_analysis_id
         LEFT JOIN cats ON cats.analysis_id = c.current_analysis_id
-        {where}
         ORDER BY c.started_at DESC NULLS LAST, c.call_id
-        LIMIT ?
         """,
         params,
     ).df()
@@ -359,43 +378,4 @@ def talk_time_by_role(con: duckdb.DuckDBPyConnection, call_id: str) -> pd.DataFr
         ORDER BY talk_s DESC, role
         """,
         [call_id],
-    ).df()
-
-
-# --- one call's conversation: metrics, categories, insights ---------------------------------
-def recent_runs(con: duckdb.DuckDBPyConnection, limit: int = 20) -> pd.DataFrame:
-    """The latest runs, newest first."""
-    return con.execute(
-        """
-        SELECT run_id, started_at, finished_at, status, source, discovered, processed,
-               failed, skipped, audio_s / 60.0 AS audio_minutes, wall_s, flow_run_id
-        FROM runs
-        ORDER BY started_at DESC
-        LIMIT ?
-        """,
-        [int(limit)],
-    ).df()
-
-
-def call_errors(con: duckdb.DuckDBPyConnection, limit: int = 200) -> pd.DataFrame:
-    """Recorded failures, newest first.
-
-    ``resolved`` is true when the same object (source_uri + etag) landed successfully
-    after the error.
-    """
-    return con.execute(
-        """
-        SELECT e.occurred_at, e.stage, e.error_type, e.reason, e.retryable,
-               EXISTS (
-                   SELECT 1 FROM analyses a
-                   WHERE a.source_uri = e.source_uri
-                     AND a.etag IS NOT DISTINCT FROM e.etag
-                     AND a.created_at > e.occurred_at
-               ) AS resolved,
-               e.call_id, e.source_uri, e.etag, e.run_id, e.error_id
-        FROM call_errors e
-        ORDER BY e.occurred_at DESC, e.error_id
-        LIMIT ?
-        """,
-        [int(limit)],
     ).df()

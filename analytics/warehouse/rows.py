@@ -1,9 +1,13 @@
 """The rows one landing writes: the call, the analysis with its utterances and words, and
-the enrichment computed with it. Called inside the landing transaction (``db.Warehouse``)."""
+the enrichment computed with it, queued on a :class:`~analytics.warehouse.sql.RowBatch`
+(``bulk.land_batch`` inserts a batch of calls' rows together)."""
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -11,8 +15,32 @@ import duckdb
 
 from analytics.enrich.rules import RuleSet, apply_rules
 from analytics.models import CallResult
-from analytics.warehouse.enrichment import metrics_from_dict, write_category_matches, write_metrics
-from analytics.warehouse.sql import insert_rows
+from analytics.warehouse.enrichment import (
+    CATEGORY_COLUMNS,
+    category_rows,
+    metrics_from_dict,
+    metrics_rows,
+)
+from analytics.warehouse.sql import RowBatch, arrow_table
+
+_merges = itertools.count()
+
+
+def lineage_key(result: CallResult) -> str:
+    """Identity of one processing: same object version, engine, model, pipeline, options,
+    sidecar version and stage lineage (the last two only when known, so the keys of
+    analyses landed before they were recorded do not change)."""
+    parts: list[Any] = [
+        result.etag,
+        result.engine,
+        result.model,
+        result.pipeline_version,
+        result.params,
+    ]
+    if result.sidecar_etag is not None or result.stages:
+        parts += [result.sidecar_etag, result.stages]
+    payload = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()[:32]
 
 
 def insert_row(con: duckdb.DuckDBPyConnection, table: str, row: dict[str, Any]) -> None:
@@ -22,58 +50,67 @@ def insert_row(con: duckdb.DuckDBPyConnection, table: str, row: dict[str, Any]) 
     con.execute(f"INSERT INTO {table} ({cols}) VALUES ({marks})", list(row.values()))
 
 
+CALL_COLUMNS = (
+    "call_id", "source_uri", "etag", "started_at", "agent_id", "direction", "channel_roles",
+    "duration_s", "channels", "sample_rate", "metadata", "current_analysis_id",
+    "first_seen_at", "updated_at",
+)  # fmt: skip
+_CALL_TYPES = (
+    "VARCHAR", "VARCHAR", "VARCHAR", "TIMESTAMPTZ", "VARCHAR", "VARCHAR", "VARCHAR[]",
+    "DOUBLE", "INTEGER", "INTEGER", "JSON", "VARCHAR", "TIMESTAMPTZ", "TIMESTAMPTZ",
+)  # fmt: skip
+_CALL_UPDATED = [c for c in CALL_COLUMNS if c not in ("call_id", "first_seen_at")]
+
+
+def call_row(result: CallResult, analysis_id: str, now: datetime) -> list[Any]:
+    """The ``calls`` row (:data:`CALL_COLUMNS`) that makes ``analysis_id`` current."""
+    md = result.metadata
+    return [
+        result.call_id,
+        result.source_uri,
+        result.etag,
+        md.started_at,
+        md.agent_id,
+        md.direction,
+        list(md.channel_roles) if md.channel_roles is not None else None,
+        result.duration_s,
+        result.channels,
+        result.sample_rate,
+        json.dumps(md.extra, default=str),
+        analysis_id,
+        now,
+        now,
+    ]
+
+
+def merge_calls(con: duckdb.DuckDBPyConnection, rows: Sequence[Sequence[Any]]) -> None:
+    """Insert the calls, or update them to these rows' metadata and current analysis, in
+    one statement (one row per call id). MERGE, not ON CONFLICT: DuckLake has no keys."""
+    if not rows:
+        return
+    view = f"_callscope_calls_{next(_merges)}"
+    con.register(view, arrow_table(CALL_COLUMNS, rows))
+    cast = ", ".join(f"{c}::{t} AS {c}" for c, t in zip(CALL_COLUMNS, _CALL_TYPES, strict=True))
+    try:
+        con.execute(
+            f"""
+            MERGE INTO calls USING (SELECT {cast} FROM {view}) AS excluded
+            ON calls.call_id = excluded.call_id
+            WHEN MATCHED THEN UPDATE SET {", ".join(f"{c} = excluded.{c}" for c in _CALL_UPDATED)}
+            WHEN NOT MATCHED THEN INSERT ({", ".join(CALL_COLUMNS)})
+            VALUES ({", ".join(f"excluded.{c}" for c in CALL_COLUMNS)})
+            """
+        )
+    finally:
+        con.unregister(view)
+
+
 def upsert_call(
     con: duckdb.DuckDBPyConnection, result: CallResult, analysis_id: str, now: datetime
 ) -> None:
     """Insert the call, or update it to this analysis' metadata; either way make the
     analysis current."""
-    md = result.metadata
-    # MERGE, not ON CONFLICT: DuckLake tables have no keys (lake.py).
-    con.execute(
-        """
-        MERGE INTO calls USING (
-            SELECT ?::VARCHAR AS call_id, ?::VARCHAR AS source_uri,
-                ?::VARCHAR AS etag, ?::TIMESTAMPTZ AS started_at,
-                ?::VARCHAR AS agent_id, ?::VARCHAR AS direction,
-                ?::VARCHAR[] AS channel_roles, ?::DOUBLE AS duration_s,
-                ?::INTEGER AS channels, ?::INTEGER AS sample_rate,
-                ?::JSON AS metadata, ?::VARCHAR AS current_analysis_id,
-                ?::TIMESTAMPTZ AS first_seen_at, ?::TIMESTAMPTZ AS updated_at
-        ) AS excluded ON calls.call_id = excluded.call_id
-        WHEN MATCHED THEN UPDATE SET
-            source_uri = excluded.source_uri, etag = excluded.etag,
-            started_at = excluded.started_at, agent_id = excluded.agent_id,
-            direction = excluded.direction, channel_roles = excluded.channel_roles,
-            duration_s = excluded.duration_s, channels = excluded.channels,
-            sample_rate = excluded.sample_rate, metadata = excluded.metadata,
-            current_analysis_id = excluded.current_analysis_id,
-            updated_at = excluded.updated_at
-        WHEN NOT MATCHED THEN INSERT (call_id, source_uri, etag, started_at,
-            agent_id, direction, channel_roles, duration_s, channels, sample_rate,
-            metadata, current_analysis_id, first_seen_at, updated_at)
-        VALUES (excluded.call_id, excluded.source_uri, excluded.etag,
-            excluded.started_at, excluded.agent_id, excluded.direction,
-            excluded.channel_roles, excluded.duration_s, excluded.channels,
-            excluded.sample_rate, excluded.metadata, excluded.current_analysis_id,
-            excluded.first_seen_at, excluded.updated_at)
-        """,
-        [
-            result.call_id,
-            result.source_uri,
-            result.etag,
-            md.started_at,
-            md.agent_id,
-            md.direction,
-            list(md.channel_roles) if md.channel_roles is not None else None,
-            result.duration_s,
-            result.channels,
-            result.sample_rate,
-            json.dumps(md.extra, default=str),
-            analysis_id,
-            now,
-            now,
-        ],
-    )
+    merge_calls(con, [call_row(result, analysis_id, now)])
 
 
 def newer_is_current(con: duckdb.DuckDBPyConnection, result: CallResult) -> bool:
@@ -88,117 +125,108 @@ def newer_is_current(con: duckdb.DuckDBPyConnection, result: CallResult) -> bool
     return bool(row and row[0] is not None and row[0] > result.source_modified_at)
 
 
-def insert_analysis(
-    con: duckdb.DuckDBPyConnection,
+ANALYSIS_COLUMNS = (
+    "analysis_id", "call_id", "run_id", "source_uri", "etag", "lineage_key", "engine",
+    "model", "pipeline_version", "params", "diarization", "language", "language_prob",
+    "duration_s", "processing_s", "n_utterances", "n_words", "created_at", "lineage",
+    "billed_minutes", "cost_usd", "engine_job_id", "native", "source_modified_at",
+    "sidecar_etag", "stages", "first_text",
+)  # fmt: skip
+UTTERANCE_COLUMNS = (
+    "analysis_id", "call_id", "idx", "speaker", "role", "channel", "start_s", "end_s",
+    "text", "confidence", "role_confidence", "loudness_dbfs",
+)  # fmt: skip
+WORD_COLUMNS = (
+    "analysis_id", "call_id", "utterance_idx", "idx", "speaker", "word", "start_s",
+    "end_s", "prob",
+)  # fmt: skip
+
+
+def analysis_rows(
+    batch: RowBatch,
+    result: CallResult,
+    analysis_id: str,
+    key: str,
+    run_id: str | None,
+    now: datetime,
+    ruleset: RuleSet | None = None,
+    insights: dict[str, Any] | None = None,
+) -> None:
+    """Queue a new analysis' rows: the analysis row and its :func:`content_rows`."""
+    analysis_row(batch, result, analysis_id, key, run_id, now)
+    content_rows(batch, result, analysis_id, ruleset, insights)
+
+
+def analysis_row(
+    batch: RowBatch,
     result: CallResult,
     analysis_id: str,
     key: str,
     run_id: str | None,
     now: datetime,
 ) -> None:
-    """The analysis row, its utterances and its words."""
-    words = result.words
-    insert_row(
-        con,
+    """Queue the ``analyses`` row of a new analysis."""
+    utterances = result.utterances
+    first = min(range(len(utterances)), key=lambda i: (utterances[i].start, i), default=None)
+    first_text = utterances[first].text if first is not None else None
+    batch.add(
         "analyses",
-        {
-            "analysis_id": analysis_id,
-            "call_id": result.call_id,
-            "run_id": run_id,
-            "source_uri": result.source_uri,
-            "etag": result.etag,
-            "lineage_key": key,
-            "engine": result.engine,
-            "model": result.model,
-            "pipeline_version": result.pipeline_version,
-            "params": json.dumps(result.params, default=str),
-            "diarization": result.diarization,
-            "language": result.language,
-            "language_prob": result.language_prob,
-            "duration_s": result.duration_s,
-            "processing_s": result.processing_s,
-            "n_utterances": len(result.utterances),
-            "n_words": len(words),
-            "created_at": now,
-            "lineage": json.dumps(result.lineage, default=str),
-            "billed_minutes": result.billed_minutes,
-            "cost_usd": result.cost_usd,
-            "engine_job_id": result.engine_job_id,
-            "native": json.dumps(result.native, default=str),
-            "source_modified_at": result.source_modified_at,
-            "sidecar_etag": result.sidecar_etag,
-            "stages": json.dumps(result.stages, default=str),
-        },
-    )
-    if result.utterances:
-        insert_rows(
-            con,
-            "utterances",
-            (
-                "analysis_id",
-                "call_id",
-                "idx",
-                "speaker",
-                "role",
-                "channel",
-                "start_s",
-                "end_s",
-                "text",
-                "confidence",
-                "role_confidence",
-            ),
+        ANALYSIS_COLUMNS,
+        [
             [
-                [
-                    analysis_id,
-                    result.call_id,
-                    i,
-                    u.speaker,
-                    u.role,
-                    u.channel,
-                    u.start,
-                    u.end,
-                    u.text,
-                    u.confidence,
-                    u.role_confidence,
-                ]
-                for i, u in enumerate(result.utterances)
-            ],
-        )
-    word_rows = [
-        [analysis_id, result.call_id, i, j, u.speaker, w.word, w.start, w.end, w.prob]
-        for i, u in enumerate(result.utterances)
-        for j, w in enumerate(u.words)
-    ]
-    insert_rows(
-        con,
-        "words",
-        (
-            "analysis_id",
-            "call_id",
-            "utterance_idx",
-            "idx",
-            "speaker",
-            "word",
-            "start_s",
-            "end_s",
-            "prob",
-        ),
-        word_rows,
-    )
+                analysis_id, result.call_id, run_id, result.source_uri, result.etag, key,
+                result.engine, result.model, result.pipeline_version,
+                json.dumps(result.params, default=str), result.diarization, result.language,
+                result.language_prob, result.duration_s, result.processing_s, len(utterances),
+                sum(len(u.words) for u in utterances), now,
+                json.dumps(result.lineage, default=str), result.billed_minutes,
+                result.cost_usd, result.engine_job_id, json.dumps(result.native, default=str),
+                result.source_modified_at, result.sidecar_etag,
+                json.dumps(result.stages, default=str), first_text,
+            ]
+        ],
+    )  # fmt: skip
 
 
-def land_enrichment(
-    con: duckdb.DuckDBPyConnection,
-    analysis_id: str,
+def content_rows(
+    batch: RowBatch,
     result: CallResult,
-    ruleset: RuleSet | None,
-    insights: dict[str, Any] | None,
+    analysis_id: str,
+    ruleset: RuleSet | None = None,
+    insights: dict[str, Any] | None = None,
 ) -> None:
-    """Metrics and categories of a new analysis, inside the landing transaction."""
-    if result.metrics is None:
+    """Queue what a new analysis holds: its utterances (with their measured loudness) and
+    words, its metrics and, with a ``ruleset``, its categories. Independent of the
+    writer's state, so ``landing.prepare`` builds them where the call was processed."""
+    aid, cid = analysis_id, result.call_id
+    utterances = result.utterances
+    metrics = metrics_from_dict(result.metrics) if result.metrics is not None else None
+    loudness = list(metrics.utterance_loudness) if metrics is not None else []
+    loudness += [None] * (len(utterances) - len(loudness))
+    batch.add(
+        "utterances",
+        UTTERANCE_COLUMNS,
+        [
+            [aid, cid, i, u.speaker, u.role, u.channel, u.start, u.end, u.text, u.confidence,
+             u.role_confidence, loudness[i]]
+            for i, u in enumerate(utterances)
+        ],
+    )  # fmt: skip
+    batch.add(
+        "words",
+        WORD_COLUMNS,
+        [
+            [aid, cid, i, j, u.speaker, w.word, w.start, w.end, w.prob]
+            for i, u in enumerate(utterances)
+            for j, w in enumerate(u.words)
+        ],
+    )  # fmt: skip
+    if metrics is None:
         return
-    metrics = metrics_from_dict(result.metrics)
-    write_metrics(con, analysis_id, result.call_id, metrics)
+    metrics_json = json.dumps(result.metrics)  # the same as metrics.to_dict(), unbuilt
+    for table, rows in metrics_rows(aid, cid, metrics, metrics_json).items():
+        batch.add(table, None, rows)
     if ruleset is not None:
-        matches = apply_rules(ruleset, list(result.utterances), metrics, insights)
-        write_category_matches(con, analysis_id, result.call_id, matches, ruleset.version)
+        matches = apply_rules(ruleset, list(utterances), metrics, insights)
+        batch.add("category_matches", CATEGORY_COLUMNS,
+                  category_rows(aid, cid, matches, ruleset.version))  # fmt: skip

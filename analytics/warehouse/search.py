@@ -43,22 +43,20 @@ CREATE OR REPLACE MACRO search_tokens(s) AS list_transform(
 SEARCH_MACRO = f"""
 CREATE OR REPLACE MACRO search_utterances(q) AS TABLE
 WITH qterms AS (SELECT DISTINCT unnest(search_tokens(q)) AS term),
-cur AS (
-    SELECT current_analysis_id AS analysis_id FROM calls
-    WHERE current_analysis_id IS NOT NULL
-),
 stats AS (
-    SELECT greatest(count(*), 1) AS n_docs, coalesce(avg(d.n_terms), 1) AS avgdl
-    FROM search_docs d WHERE d.analysis_id IN (SELECT analysis_id FROM cur)
+    SELECT greatest(coalesce(max(n_docs), 1), 1) AS n_docs,
+           coalesce(max(total_terms) / nullif(max(n_docs), 0), 1) AS avgdl
+    FROM search_stats
 ),
 hits AS (
-    SELECT t.analysis_id, t.utterance_idx, t.term, t.tf, t.dl FROM search_terms t
+    SELECT t.analysis_id, t.utterance_idx, t.term, t.tf, t.dl, t.role FROM search_terms t
     WHERE t.term IN (SELECT term FROM qterms)
-      AND t.analysis_id IN (SELECT analysis_id FROM cur)
+      AND t.analysis_id IN (
+          SELECT current_analysis_id FROM calls WHERE current_analysis_id IS NOT NULL)
 ),
 df AS (SELECT term, count(*) AS df FROM hits GROUP BY term),
 scored AS (
-    SELECT h.analysis_id, h.utterance_idx,
+    SELECT h.analysis_id, h.utterance_idx, any_value(h.role) AS role,
            sum(ln(1 + (s.n_docs - df.df + 0.5) / (df.df + 0.5))
                * h.tf * ({K1} + 1)
                / (h.tf + {K1} * (1 - {B} + {B} * h.dl / s.avgdl))) AS score,
@@ -66,11 +64,10 @@ scored AS (
     FROM hits h JOIN df USING (term) CROSS JOIN stats s
     GROUP BY h.analysis_id, h.utterance_idx
 )
-SELECT c.call_id, sc.analysis_id, sc.utterance_idx, d.role, c.agent_id, c.direction,
+SELECT c.call_id, sc.analysis_id, sc.utterance_idx, sc.role, c.agent_id, c.direction,
        c.started_at, timezone('UTC', coalesce(c.started_at, c.first_seen_at))::DATE AS call_date,
        sc.score, sc.matched_terms
 FROM scored sc
-JOIN search_docs d ON d.analysis_id = sc.analysis_id AND d.utterance_idx = sc.utterance_idx
 JOIN calls c ON c.current_analysis_id = sc.analysis_id
 """
 
@@ -104,9 +101,10 @@ def update_search_index(con: duckdb.DuckDBPyConnection) -> int:
         # Sorted by term, so each batch's row groups cover narrow term ranges (zone maps).
         con.execute(
             """
-            INSERT INTO search_terms (term, analysis_id, utterance_idx, tf, dl)
-            SELECT term, analysis_id, idx, count(*)::INTEGER, any_value(dl)::INTEGER
-            FROM (SELECT analysis_id, idx, unnest(toks) AS term, len(toks) AS dl
+            INSERT INTO search_terms (term, analysis_id, utterance_idx, tf, dl, role)
+            SELECT term, analysis_id, idx, count(*)::INTEGER, any_value(dl)::INTEGER,
+                   any_value(role)
+            FROM (SELECT analysis_id, idx, role, unnest(toks) AS term, len(toks) AS dl
                   FROM _search_tok)
             GROUP BY term, analysis_id, idx
             ORDER BY term
@@ -118,6 +116,14 @@ def update_search_index(con: duckdb.DuckDBPyConnection) -> int:
         " SELECT analysis_id, now() FROM _search_new"
     )
     con.execute("DROP TABLE _search_new")
+    # BM25's N and avgdl over current analyses (the current pointers move without new
+    # analyses too: purge, reprocessing), refreshed at every publish.
+    con.execute("DELETE FROM search_stats")
+    con.execute(
+        "INSERT INTO search_stats (n_docs, total_terms, updated_at)"
+        " SELECT count(*), coalesce(sum(n_terms), 0), now() FROM search_docs"
+        " WHERE analysis_id IN (SELECT current_analysis_id FROM calls)"
+    )
     if n:
         log.info("search index: added %d analyses", n)
     return n
@@ -170,31 +176,40 @@ def search(
             params.append(value.date() if isinstance(value, datetime) else value)
     where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
     params.append(limit)
-    rows: list[Any] = con.execute(
+    top = con.execute(
         f"""
-        WITH top AS (
-            SELECT * FROM search_utterances(?) s {where}
-            ORDER BY s.score DESC, s.call_id, s.utterance_idx LIMIT ?
-        )
-        SELECT top.call_id, top.utterance_idx, top.role, top.agent_id, top.started_at,
-               u.start_s, u.end_s, u.text, top.score
-        FROM top JOIN utterances u
-          ON u.analysis_id = top.analysis_id AND u.idx = top.utterance_idx
-        ORDER BY top.score DESC, top.call_id, top.utterance_idx
+        SELECT s.call_id, s.analysis_id, s.utterance_idx, s.role, s.agent_id, s.started_at,
+               s.score
+        FROM search_utterances(?) s {where}
+        ORDER BY s.score DESC, s.call_id, s.utterance_idx LIMIT ?
         """,
         params,
     ).fetchall()
-    return [
-        SearchHit(
-            call_id=r[0],
-            utterance_idx=int(r[1]),
-            role=r[2],
-            agent_id=r[3],
-            started_at=r[4],
-            start_s=float(r[5]),
-            end_s=float(r[6]),
-            text=r[7],
-            score=float(r[8]),
+    if not top:
+        return []
+    # The hits' text: a filter on the utterances scan (the column of ids only, then the
+    # text of the matching rows), not a join that reads every utterance's text.
+    said = {
+        (r[0], r[1]): r[2:]
+        for r in con.execute(
+            "SELECT analysis_id, idx, start_s, end_s, text FROM utterances WHERE analysis_id IN ?",
+            [sorted({r[1] for r in top})],
+        ).fetchall()
+    }
+    hits = []
+    for call_id, analysis_id, idx, hit_role, agent, started_at, score in top:
+        start_s, end_s, text = said[(analysis_id, idx)]
+        hits.append(
+            SearchHit(
+                call_id=call_id,
+                utterance_idx=int(idx),
+                role=hit_role,
+                agent_id=agent,
+                started_at=started_at,
+                start_s=float(start_s),
+                end_s=float(end_s),
+                text=text,
+                score=float(score),
+            )
         )
-        for r in rows
-    ]
+    return hits

@@ -84,8 +84,8 @@ def test_simulated_call_lands_a_stereo_recording_with_its_sidecar(
     assert report.hung_up_by_agent
     tools = [e for e in sidecar["events"] if e["type"] == "tool_call"]
     assert tools and tools[0]["args"] == {"order_id": "4172"} and tools[0]["found"]
-    assert sidecar["agent_metrics"]["turns"] >= 2
-    assert sidecar["agent_metrics"]["barge_ins"] >= 1
+    assert sidecar["agent_metrics"]["turns"] >= 2, sidecar["events"]
+    assert sidecar["agent_metrics"]["barge_ins"] >= 1, sidecar["events"]
     assert all(t["latency_ms"] > 0 for t in sidecar["turns"])
 
     audio, rate, channels = read_wav(wav)
@@ -111,7 +111,9 @@ def test_simulated_call_lands_a_stereo_recording_with_its_sidecar(
     caller = " ".join(u.text for u in call.utterances if u.channel == 0).lower()
     agent = " ".join(u.text for u in call.utterances if u.channel == 1).lower()
     assert {u.role for u in call.utterances if u.channel == 0} == {"customer"}
-    assert all(w in caller for w in ("number", "arrive", "bye")), caller
+    # one word per line; tiny.en hears the barge-in line's "arrive" in this voice as
+    # "derive" or "leave the rhyme" depending on what came before, but always "sorry"
+    assert all(w in caller for w in ("number", "sorry", "bye")), caller
     assert all(w in agent for w in ("calling", "recorded", "order")), agent
     assert "recorded" not in caller and "furniture" not in caller and "arrive" not in agent
 

@@ -73,3 +73,21 @@ def test_recording_key_is_date_partitioned() -> None:
     when = datetime(2026, 3, 9, 23, 30, tzinfo=UTC)
     assert recording_key("recordings/", "agent", when, "c1") == "recordings/agent/2026/03/09/c1"
     assert recording_key("", "agent", when, "c1") == "agent/2026/03/09/c1"
+
+
+def test_turns_break_the_latency_down_by_stage() -> None:
+    rec = _record()
+    for t, stage in [(6.2, "vad"), (6.35, "stt"), (6.4, "turn"), (6.41, "brain"), (6.6, "tts")]:
+        rec.mark(stage, t=t)
+    rec.mark("tts", t=6.65)  # a later chunk of the same reply: the first one counts
+    first, second = rec.turns()
+    assert first["stages_ms"] == {
+        "vad": 200,
+        "stt": 150,
+        "turn": 50,
+        "brain": 10,
+        "tts": 190,
+        "transport": 100,
+    }
+    assert sum(first["stages_ms"].values()) == first["latency_ms"]
+    assert second["stages_ms"] == {"transport": 1200}  # no marks: all of it unexplained

