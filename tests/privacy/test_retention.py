@@ -1,13 +1,12 @@
 """Retention reaches the caches: after `callscope purge`, a purged call leaves nothing in
 the download cache (CALLSCOPE_DOWNLOAD_CACHE_MB keeps recordings there) nor in the LLM
 response cache (``llm_cache``). Two calls go through a real nightly_ingest (S3 on
-loopback, tiny.en, an OpenAI-compatible loopback fake); one is purged by call id, the
+loopback, tiny.en, the echoing OpenAI-compatible fake of conftest.py); one is purged by call id, the
 other by age."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,6 @@ from flows.cli import main
 from flows.local_s3 import LocalS3
 from tests.bad_input.inputs import speech, write_wav
 from tests.fakes.openai_server import FakeOpenAIServer
-from tests.privacy.test_end_to_end import _echo
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -29,16 +27,6 @@ CALLS = {  # key -> sidecar
     "calls/kept-then-aged.wav": {"call_id": "aged", "started_at": "2020-01-06T10:00:00+00:00"},
     "calls/deletion-request.wav": {"call_id": "asked", "started_at": "2026-11-29T10:00:00+00:00"},
 }
-
-
-@pytest.fixture
-def llm() -> Iterator[FakeOpenAIServer]:
-    server = FakeOpenAIServer(_echo)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def _caches(tmp_path: Path) -> tuple[dict[str, str], dict[str, str]]:
