@@ -1,13 +1,15 @@
 """Peak memory (RSS) of process_call on long calls, with and without transcription windows.
 
 Usage: python bench/memory.py [--minutes 20 60 180] [--windows 0 600] [--channels 1]
-       [--diarizer none|auto]
+       [--diarizer none|auto] [--stage pipeline|diarizer-audio]
 
 Each case builds a long 8 kHz telephone call by repeating a committed sample call (its
 own speech, pauses kept), then runs ``process_call`` (decode -> transcribe with tiny.en
 -> utterances -> metrics) in a fresh child process and reads the child's peak resident
 set size from the kernel (``os.wait4``). Prints one row per case: audio minutes,
-channels, window, peak RSS, wall time and real-time factor.
+channels, window, peak RSS, wall time and real-time factor. ``--stage diarizer-audio``
+runs only decode and the clustering diarizer's audio front end (Silero VAD, loudness, mel
+frames): minutes instead of an hour for a 3-hour call.
 """
 
 from __future__ import annotations
@@ -41,6 +43,16 @@ result = process_call(path, transcriber=make_transcriber(settings),
 print(json.dumps({"words": len(result.words), "duration_s": result.duration_s}))
 """
 
+FRONT_END = """
+import json, sys
+from analytics.audio import decode
+from analytics.diarization.embeddings import loudness_gain, mel_frames, speech_regions
+samples = decode(sys.argv[1]).mono()
+regions = speech_regions(samples)
+mel = mel_frames(samples, loudness_gain(samples, regions))
+print(json.dumps({"words": 0, "duration_s": len(samples) / 16000}))
+"""
+
 
 def long_call(minutes: float, channels: int, folder: Path) -> Path:
     """The sample call repeated to ``minutes`` (written in blocks: bounded memory here too)."""
@@ -65,11 +77,12 @@ def long_call(minutes: float, channels: int, folder: Path) -> Path:
     return out
 
 
-def run_case(path: Path, window: float, diarizer: str) -> dict[str, float]:
+def run_case(path: Path, window: float, diarizer: str, stage: str = "pipeline") -> dict[str, float]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     t0 = time.perf_counter()
+    code = CHILD if stage == "pipeline" else FRONT_END
     proc = subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(path), str(window), diarizer],
+        [sys.executable, "-c", code, str(path), str(window), diarizer],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         env=env,
@@ -95,13 +108,14 @@ def main() -> None:
     ap.add_argument("--windows", type=float, nargs="+", default=[600.0])
     ap.add_argument("--channels", type=int, default=1, choices=[1, 2])
     ap.add_argument("--diarizer", default="none", help="none (transcription only) or auto")
+    ap.add_argument("--stage", default="pipeline", choices=["pipeline", "diarizer-audio"])
     args = ap.parse_args()
     print(f"{'minutes':>7} {'ch':>3} {'window_s':>8} {'peak RSS MB':>11} {'wall s':>8} {'RTF':>6}")
     with tempfile.TemporaryDirectory() as tmp:
         for minutes in args.minutes:
             path = long_call(minutes, args.channels, Path(tmp))
             for window in args.windows:
-                r = run_case(path, window, args.diarizer)
+                r = run_case(path, window, args.diarizer, args.stage)
                 rtf = f"{r['rtf']:.3f}" if "rtf" in r else "failed"
                 print(
                     f"{minutes:>7g} {args.channels:>3} {window:>8g} {r['peak_mb']:>11.0f}"

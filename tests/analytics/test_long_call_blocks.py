@@ -1,4 +1,5 @@
-"""Stereo checks over long calls in blocks (bounded memory) decide as one pass does."""
+"""Long calls in blocks or subsamples (bounded memory) decide as one pass does: the stereo
+checks, per-frame levels, and the clustering of a long call's windows."""
 
 from __future__ import annotations
 
@@ -55,3 +56,19 @@ def test_frame_levels_in_blocks_equal_one_pass() -> None:
         ]
     )
     np.testing.assert_allclose(frame_levels([a, b]), expected)
+
+
+def test_long_calls_cluster_a_subsample_and_label_every_window() -> None:
+    from analytics.diarization.clustering import ClusteringOptions, cluster_subsampled
+
+    rng = np.random.default_rng(3)
+    voices = rng.standard_normal((2, 256))
+    emb = np.concatenate(
+        [voices[i] + 0.3 * rng.standard_normal((1500, 256)) for i in (0, 1, 0)]
+    ).astype(np.float32)
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    truth = np.repeat([0, 1, 0], 1500)
+    found = cluster_subsampled(emb, ClusteringOptions(), max_spans=500)
+    assert found.centroids.shape[0] == 2 and len(found.labels) == len(emb)
+    agree = float(np.mean(found.labels == truth))
+    assert max(agree, 1 - agree) > 0.99
