@@ -354,6 +354,8 @@ def test_poll_timeout_is_transient_and_the_next_run_resumes_the_same_job(
     assert job is not None and job.status == "completed"
     result = _process(name, next_run.completed(transcript, _metadata(name)))
     assert result.engine_job_id == job_id and result.engine == "assemblyai"
+    # the engine's settings, plus the transcript's own confidence note
+    assert 0 < result.params.pop("transcript_mean_word_prob") <= 1
     assert result.params == {**aai.params(), "utterance_gap_s": 1.0}
     assert fake.counts["create"] == 1
 

@@ -21,9 +21,15 @@ def prefect_records(flow_run_id: str) -> dict[str, str]:
         api = client._client
 
         def post(path: str, body: dict[str, Any]) -> str:
-            resp = api.post(path, json={"limit": 200, "offset": 0, **body})
-            resp.raise_for_status()
-            return resp.text
+            """Every page of a filter endpoint (a run logs more than one page)."""
+            rows: list[Any] = []
+            while True:
+                resp = api.post(path, json={"limit": 200, "offset": len(rows), **body})
+                resp.raise_for_status()
+                page = resp.json()
+                rows += page
+                if len(page) < 200:
+                    return json.dumps(rows)
 
         return {
             "flow run": api.get(f"/flow_runs/{flow_run_id}").text,
