@@ -133,8 +133,9 @@ def _speech_wav(p: Path) -> None:
     write_wav(p, [a, b], 8000)
 
 
-def espeak(text: str, voice: str, rate: int = 8000) -> np.ndarray:
-    """espeak-ng (GPL; run as a separate program, never imported) -> float samples."""
+def espeak(text: str, voice: str, rate: int = 8000, gain: float = 0.8) -> np.ndarray:
+    """espeak-ng (GPL; run as a separate program, never imported) -> float samples at
+    ``rate``, scaled by ``gain``."""
     out = subprocess.run(
         ["espeak-ng", "-v", voice, "-s", "150", "--stdout", text],
         check=True,
@@ -145,7 +146,7 @@ def espeak(text: str, voice: str, rate: int = 8000) -> np.ndarray:
         src = w.getframerate()
         pcm = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float32)
     t = np.arange(int(len(pcm) * rate / src)) / rate
-    return (np.interp(t, np.arange(len(pcm)) / src, pcm / 32768.0) * 0.8).astype(np.float32)
+    return (np.interp(t, np.arange(len(pcm)) / src, pcm / 32768.0) * gain).astype(np.float32)
 
 
 #: A German call, agent (channel 0) and customer (channel 1) taking turns.

@@ -7,12 +7,10 @@ Prefect record."""
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import re
 import shutil
-import subprocess
 import uuid
 import wave
 from pathlib import Path
@@ -23,6 +21,7 @@ import pytest
 
 from analytics.warehouse import connect_read_only
 from flows.local_s3 import LocalS3
+from tests.bad_input.inputs import espeak
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.privacy.scan import prefect_records, warehouse_rows
 
@@ -75,18 +74,7 @@ FORBIDDEN = {
 
 def _speak(text: str, voice: str) -> np.ndarray:
     """espeak-ng (a separate program) -> float samples at 16 kHz."""
-    out = subprocess.run(
-        ["espeak-ng", "-v", voice, "-s", "150", "--stdout", text],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    ).stdout
-    with wave.open(io.BytesIO(out)) as w:
-        rate = w.getframerate()
-        pcm = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float32)
-    pcm /= 32768.0
-    t = np.arange(int(len(pcm) * RATE / rate)) / RATE
-    return np.interp(t, np.arange(len(pcm)) / rate, pcm).astype(np.float32)
+    return espeak(text, voice, rate=RATE, gain=1.0)
 
 
 def _call(path: Path) -> Path:
