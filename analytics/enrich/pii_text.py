@@ -100,6 +100,22 @@ _NAME_CONTEXT = re.compile(
     r"|(?:Mr|Mrs|Ms|Miss|Dr|Mister|Missus)\.?\s+)"
     rf"({_NAME_TOKEN}(?:\s+{_NAME_TOKEN}){{0,2}})"
 )
+#: Strong cues name whoever follows even in an uncased transcript ("hi my name is maria
+#: gonzalez i want to ..."): up to two words that are not function words.
+_NAME_CUED_UNCASED = re.compile(
+    r"\b(?i:my\s+name\s+is|my\s+name's|name\s+is|name's|call\s+me)\s+"
+    r"((?i:[a-z]+(?:[-'][a-z]+)?)(?:\s+(?i:[a-z]+(?:[-'][a-z]+)?))?)"
+)
+#: Words after "my name is" that are not a name (so the uncased rule stops there).
+_NOT_NAME_WORDS = {
+    "a", "an", "and", "the", "i", "im", "i'm", "is", "not", "just", "so", "um", "uh", "er",
+    "erm", "ah", "oh", "well", "yes", "yeah", "no", "okay", "ok", "it", "its", "it's",
+    "that", "this", "on", "in", "at", "for", "from", "with", "calling", "but",
+    "my", "me", "we", "you", "your", "was", "be", "been", "actually", "like", "here",
+    "speaking", "want", "wanted", "need", "have", "had", "to", "of", "please", "thanks",
+    "thank", "sir", "madam", "ma'am", "mister", "missus", "mr", "mrs", "ms", "dr",
+    "spelled", "spelt", "hi", "hello", "hey", "good", "morning", "afternoon", "evening",
+}  # fmt: skip
 _NAME_SPEAKING = re.compile(rf"\b({_NAME_TOKEN})(?=,?\s+(?i:speaking|here\s+from)\b)")
 #: Letters spelled out one by one ("P A T E L", "S-M-I-T-H"): names, emails, postcodes.
 _SPELLED = re.compile(r"(?<![\w'])(?:[A-Za-z][\s,.-]+){2,}[A-Za-z](?![\w'])")
@@ -200,6 +216,15 @@ def name_spans(text: str) -> list[tuple[int, int, str]]:
         if keep:
             end = m.start(1) + len(" ".join(words[:keep]))
             spans.append((m.start(1), end, "name"))
+    for m in _NAME_CUED_UNCASED.finditer(text):
+        words = m.group(1).split()
+        keep = 0
+        for w in words:
+            if w.lower() in _NOT_NAME_WORDS:
+                break
+            keep += 1
+        if keep:
+            spans.append((m.start(1), m.start(1) + len(" ".join(words[:keep])), "name"))
     for m in _NAME_SPEAKING.finditer(text):
         if m.group(1) not in _NOT_NAMES:
             spans.append((m.start(1), m.end(1), "name"))

@@ -58,6 +58,9 @@ from tests.factories import call_result
         ("my name is John Smith", "my name is [NAME]", "name"),
         ("Northwind Telecom, Amanda speaking.", "Northwind Telecom, [NAME] speaking.", "name"),
         ("that's S-M-I-T-H", "that's [NAME]", "name"),
+        # an uncased transcript (real ASR output): the strong cue still names who follows
+        ("hi my name is maria ganalas I want to pay", "hi my name is [NAME] I want to pay", "name"),
+        ("yeah name's peter and i'm calling", "yeah name's [NAME] and i'm calling", "name"),
         ("I talked to Jennifer yesterday", "I talked to [NAME] yesterday", "name"),
         # phones
         ("call me at (555) 123-4567 today", "call me at [PHONE] today", "phone"),

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
 from analytics.warehouse import connect_read_only
 
 
-def prefect_records(flow_run_id: str) -> dict[str, str]:
+def prefect_records(flow_run_id: str, logged: str = "processed") -> dict[str, str]:
     """Everything Prefect's API holds about one flow run, as JSON text per kind (the raw
-    REST API: its filter endpoints, as the UI reads them)."""
+    REST API: its filter endpoints, as the UI reads them). Waits (up to 60 s) until the
+    run's logs hold ``logged`` (the run's last line holds its summary): the server
+    stores log batches after answering, so a loaded machine sees them late."""
     from prefect.client.orchestration import get_client
     from prefect.logging.handlers import APILogWorker
 
@@ -31,10 +34,16 @@ def prefect_records(flow_run_id: str) -> dict[str, str]:
                 if len(page) < 200:
                     return json.dumps(rows)
 
+        log_filter = {"logs": {"flow_run_id": {"any_": [flow_run_id]}}}
+        deadline = time.monotonic() + 60
+        logs = post("/logs/filter", log_filter)
+        while logged not in logs and time.monotonic() < deadline:
+            time.sleep(0.5)
+            logs = post("/logs/filter", log_filter)
         return {
             "flow run": api.get(f"/flow_runs/{flow_run_id}").text,
             "task runs": post("/task_runs/filter", runs),
-            "logs": post("/logs/filter", {"logs": {"flow_run_id": {"any_": [flow_run_id]}}}),
+            "logs": logs,
             "artifacts": post("/artifacts/filter", {}),
         }
 
