@@ -27,7 +27,8 @@ from tests.conftest import ROOT
 
 DATA = ROOT / "tests" / "data"
 REFERENCE = DATA / "ecapa_reference.npz"
-CKPT = ecapa.default_checkpoint(ROOT / "data" / "cache" / "models")
+CKPT = ecapa.default_checkpoint()  # where `make setup` puts it (model_cache_dir)
+CKPT = CKPT if CKPT.is_absolute() else ROOT / CKPT
 TEL_DEV = ROOT / "data" / "real" / "tel-dev"
 
 needs_weights = pytest.mark.skipif(
