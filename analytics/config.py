@@ -153,6 +153,12 @@ class Settings(BaseSettings):
         None, description="Force the number of speakers; unset detects it."
     )
     diarization_min_speakers: int = Field(1, description="Fewest speakers to detect.")
+    speaker_embedding: Literal["ge2e", "ecapa", "fused"] = Field(
+        "ge2e",
+        description="Speaker embeddings of the clustering diarizer: ge2e (Resemblyzer),"
+        " ecapa (ECAPA-TDNN, weights fetched by make setup) or fused (both); each has its"
+        " own thresholds. README's accuracy table compares them per set.",
+    )
     diarization_max_speakers: int = Field(4, description="Most speakers to detect.")
     role_assigner: str = Field(
         "heuristic", description="How speakers get agent/customer roles: heuristic."

@@ -35,7 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from analytics.config import Settings
 from analytics.cpwer import cpwer_of_call
-from analytics.diarization import AutoDiarizer
+from analytics.diarization import AutoDiarizer, ClusteringDiarizer
+from analytics.diarization.counting import EMBEDDING_THRESHOLDS, options_for
 from analytics.diarization.embeddings import voice_encoder
 from analytics.evaluation import labelled_set, normalize_text, word_errors
 from analytics.models import CallMetadata
@@ -101,6 +102,12 @@ def main() -> None:
     ap.add_argument("--set", dest="sets", action="append", default=None)
     ap.add_argument("--words", action="store_true", help="also WER and cpWER (transcribes)")
     ap.add_argument("--cache", type=Path, default=Path("data/cache/accuracy"))
+    ap.add_argument(
+        "--embedding",
+        default="ge2e",
+        choices=sorted(EMBEDDING_THRESHOLDS),
+        help="speaker embeddings of the clustering diarizer (each with its thresholds)",
+    )
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     warnings.filterwarnings("ignore", category=UserWarning)
@@ -119,7 +126,8 @@ def main() -> None:
     print(head)
     print("-" * len(head))
     for folder in sets:
-        scored = score_set(folder, AutoDiarizer(), folder.name)
+        diarizer = AutoDiarizer(ClusteringDiarizer(options_for(args.embedding)))
+        scored = score_set(folder, diarizer, folder.name)
         words = word_scores(folder, transcriber) if transcriber else None
         wer, cp = (f"{words[0]:>6.3f}", f"{words[1]:>6.3f}") if words else ("     -", "     -")
         has_roles = any(t.get("role") for c in labelled_set(folder) for t in c.reference["turns"])

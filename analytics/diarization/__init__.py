@@ -32,6 +32,7 @@ from analytics.diarization.base import (
     SpeakerTurn,
 )
 from analytics.diarization.clustering import ClusteringDiarizer, ClusteringOptions
+from analytics.diarization.counting import options_for
 from analytics.diarization.passthrough import ChannelDiarizer, EngineDiarizer
 from analytics.diarization.roles import (
     HeuristicRoleAssigner,
@@ -109,7 +110,8 @@ class AutoDiarizer:
 
 
 def clustering_options(settings: Settings) -> ClusteringOptions:
-    return ClusteringOptions(
+    return options_for(
+        settings.speaker_embedding,
         num_speakers=settings.diarization_speakers,
         min_speakers=settings.diarization_min_speakers,
         max_speakers=settings.diarization_max_speakers,

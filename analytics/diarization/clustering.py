@@ -39,14 +39,13 @@ import numpy as np
 from analytics.audio import DecodedAudio
 from analytics.diarization.attribution import assemble, merge_turns
 from analytics.diarization.base import DiarizationResult, SpeakerTurn
-from analytics.diarization.counting import ClusteringOptions, Clusters, cluster_embeddings
-from analytics.diarization.embeddings import (
-    FRAME_S,
-    embed_spans,
-    loudness_gain,
-    mel_frames,
-    speech_regions,
+from analytics.diarization.counting import (
+    FUSED_ECAPA_WEIGHT,
+    ClusteringOptions,
+    Clusters,
+    cluster_embeddings,
 )
+from analytics.diarization.embeddings import FRAME_S, embed_windows, speech_regions
 from analytics.models import CallMetadata, Word
 from analytics.transcription.base import EngineTranscript
 
@@ -216,9 +215,8 @@ class ClusteringDiarizer:
         spans = _spans(regions, opts)
         if not spans:
             return [], np.zeros((n_frames, 1))
-        mel = mel_frames(samples, loudness_gain(samples, regions))
-        emb = embed_spans(mel, spans)
-        return self.turns_from_embeddings(max(n_frames, len(mel)), regions, spans, emb)
+        frames, emb = embed_windows(samples, regions, spans, opts.embedding, FUSED_ECAPA_WEIGHT)
+        return self.turns_from_embeddings(max(n_frames, frames), regions, spans, emb)
 
     def turns_from_embeddings(
         self,

@@ -21,7 +21,12 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ClusteringOptions:
-    """Options of the clustering diarizer (thresholds tuned on data/diarization)."""
+    """Options of the clustering diarizer (thresholds tuned on data/diarization and the
+    dev split of data/real; the defaults are GE2E's, see :func:`options_for`)."""
+
+    #: Speaker embeddings: "ge2e" (Resemblyzer), "ecapa" (ECAPA-TDNN, VoxCeleb) or
+    #: "fused" (both, concatenated); each has its own thresholds (``EMBEDDING_THRESHOLDS``).
+    embedding: str = "ge2e"
 
     #: Embedding window and hop (seconds).
     window_s: float = 1.5
@@ -74,6 +79,39 @@ class ClusteringOptions:
     vad_threshold: float = 0.3
     vad_min_silence_ms: int = 150
     vad_speech_pad_ms: int = 30
+
+
+#: Speaker-count thresholds per embedding, set on the dev split of data/real and the
+#: synthetic sets (never the test split). ECAPA puts two real voices far apart (centroid
+#: similarity 0.2-0.5 where GE2E gives 0.7-0.88) but two synthetic TTS voices close
+#: (0.59-0.64), so it alone cannot keep both; "fused" weighs ECAPA by ``FUSED_ECAPA_WEIGHT``.
+EMBEDDING_THRESHOLDS: dict[str, dict[str, float]] = {
+    "ge2e": {},
+    "ecapa": {
+        "max_centroid_similarity": 0.55,
+        "max_centroid_similarity_more": 0.4,
+        "min_cohesion": 0.45,
+        "min_bimodality": 0.0,
+    },
+    "fused": {
+        "max_centroid_similarity": 0.77,
+        "max_centroid_similarity_more": 0.65,
+        "min_bimodality": 0.0,
+    },
+}
+#: Share of the fused cosine similarity that comes from ECAPA (the rest from GE2E).
+FUSED_ECAPA_WEIGHT = 0.6
+
+
+def options_for(embedding: str, **overrides: object) -> ClusteringOptions:
+    """Clustering options with ``embedding``'s thresholds (ValueError naming the known
+    ones for another name); ``overrides`` win."""
+    if embedding not in EMBEDDING_THRESHOLDS:
+        raise ValueError(
+            f"unknown speaker embedding {embedding!r}: use one of {', '.join(EMBEDDING_THRESHOLDS)}"
+        )
+    fields = {**EMBEDDING_THRESHOLDS[embedding], **overrides}
+    return ClusteringOptions(embedding=embedding, **fields)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)

@@ -171,3 +171,32 @@ def embed_spans(
                 out[chunk] = emb
     norms = np.linalg.norm(out, axis=1, keepdims=True)
     return out / np.maximum(norms, 1e-9)
+
+
+def embed_windows(
+    samples: np.ndarray,
+    regions: Sequence[tuple[float, float]],
+    spans: Sequence[tuple[int, int]],
+    embedding: str = "ge2e",
+    ecapa_weight: float = 0.6,
+) -> tuple[int, np.ndarray]:
+    """(frames in the call, L2-normalised embeddings of the 10 ms frame ``spans``) with the
+    chosen speaker embedding: "ge2e" (256-d), "ecapa" (192-d) or "fused" (both, weighted so
+    the cosine similarity is ``ecapa_weight`` x ECAPA's + the rest x GE2E's)."""
+    parts: list[tuple[float, np.ndarray]] = []
+    n_frames = 1 + len(samples) // round(FRAME_S * RATE)
+    if embedding in ("ge2e", "fused"):
+        mel = mel_frames(samples, loudness_gain(samples, regions))
+        n_frames = max(n_frames, len(mel))
+        parts.append((1.0 - ecapa_weight if embedding == "fused" else 1.0, embed_spans(mel, spans)))
+    if embedding in ("ecapa", "fused"):
+        from analytics.diarization import ecapa
+
+        feats = ecapa.fbank(samples)
+        parts.append(
+            (ecapa_weight if embedding == "fused" else 1.0, ecapa.embed_spans(feats, spans))
+        )
+    if not parts:
+        raise ValueError(f"unknown speaker embedding {embedding!r}: use ge2e, ecapa or fused")
+    out = np.concatenate([math.sqrt(w) * e for w, e in parts], axis=1)
+    return n_frames, out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)

@@ -31,7 +31,12 @@ from analytics.diarization.attribution import (
     overlap_regions,
     snap_turns,
 )
-from analytics.diarization.counting import anderson_darling, cluster_embeddings
+from analytics.diarization.counting import (
+    EMBEDDING_THRESHOLDS,
+    anderson_darling,
+    cluster_embeddings,
+    options_for,
+)
 from analytics.errors import ConfigError
 from analytics.evaluation import DiarizationScore, diarization_error
 from analytics.models import CallMetadata, Word
@@ -265,6 +270,25 @@ def test_registry_builds_each_diarizer() -> None:
         make_diarizer(Settings(diarizer="magic"))
     with pytest.raises(ConfigError, match="min"):
         make_diarizer(Settings(diarization_min_speakers=3, diarization_max_speakers=2))
+
+
+def test_each_speaker_embedding_brings_its_own_thresholds() -> None:
+    default = make_diarizer(Settings(diarizer="clustering"))
+    assert isinstance(default, ClusteringDiarizer)
+    assert default.options.embedding == "ge2e"
+    assert default.options.max_centroid_similarity == 0.9
+    for name in ("ecapa", "fused"):
+        chosen = make_diarizer(
+            Settings(diarizer="clustering", speaker_embedding=name, diarization_speakers=2)
+        )
+        assert isinstance(chosen, ClusteringDiarizer)
+        expected = EMBEDDING_THRESHOLDS[name]["max_centroid_similarity"]
+        assert chosen.options.embedding == name
+        assert chosen.options.max_centroid_similarity == expected
+        assert chosen.options.num_speakers == 2
+        assert chosen.params()["embedding"] == name  # in every analysis's lineage
+    with pytest.raises(ValueError, match="ge2e, ecapa, fused"):
+        options_for("xvector")
 
 
 # --- pyannote (optional extra) ------------------------------------------------------------
