@@ -41,7 +41,6 @@ from pipecat.turns.user_start import (
     TranscriptionUserTurnStartStrategy,
     VADUserTurnStartStrategy,
 )
-from pipecat.turns.user_stop import SpeechTimeoutUserTurnStopStrategy
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
 from pipecat.workers.runner import WorkerRunner
 
@@ -50,7 +49,7 @@ from agent.observer import CallEventsObserver
 from agent.orders import OrderTable
 from agent.recorder import CallRecorder, LineClockSerializer
 from agent.recording import CallRecord, first_sound_s, recording_key, write_stereo_wav
-from agent.stt import SharedWhisperSTTService
+from agent.stt import PhoneTurnStop, SharedWhisperSTTService
 from agent.tts import PiperServerTTSService
 from agent.upload import RecordingUploader, UploadResult
 from agent.vad import PhoneVADAnalyzer
@@ -173,9 +172,7 @@ async def run_call(websocket: WebSocket, deps: AgentDeps) -> CallResultInfo | No
             user_mute_strategies=[MuteUntilFirstBotCompleteUserMuteStrategy()],
             user_turn_strategies=UserTurnStrategies(
                 start=[VADUserTurnStartStrategy(), TranscriptionUserTurnStartStrategy()],
-                stop=[
-                    SpeechTimeoutUserTurnStopStrategy(user_speech_timeout=s.agent_turn_timeout_s)
-                ],
+                stop=[PhoneTurnStop(user_speech_timeout=s.agent_turn_timeout_s)],
             ),
         ),
     )

@@ -18,11 +18,13 @@ import soxr
 from faster_whisper import WhisperModel
 from faster_whisper.tokenizer import Tokenizer
 from faster_whisper.transcribe import get_compression_ratio, get_suppressed_tokens
-from pipecat.frames.frames import ErrorFrame, Frame, TranscriptionFrame
+from pipecat.frames.frames import ControlFrame, ErrorFrame, Frame, TranscriptionFrame
 from pipecat.processors.frame_processor import FrameDirection
 from pipecat.services.stt_service import STTService
 from pipecat.services.whisper.stt import WhisperSTTService
 from pipecat.transcriptions.language import Language
+from pipecat.turns.types import ProcessFrameResult
+from pipecat.turns.user_stop import SpeechTimeoutUserTurnStopStrategy
 from pipecat.utils.time import time_now_iso8601
 
 _MODELS: dict[tuple[str, str, str], WhisperModel] = {}
@@ -46,6 +48,12 @@ def shared_model(model_dir: str, device: str = "cpu", compute_type: str = "int8"
         if key not in _MODELS:
             _MODELS[key] = WhisperModel(model_dir, device=device, compute_type=compute_type)
         return _MODELS[key]
+
+
+class SegmentsDoneFrame(ControlFrame):
+    """The STT finished every caller segment and the last one held no words (a cough, a
+    breath, line noise). Without it the turn-stop strategy waits its whole STT safety
+    net (``ttfs_p99_latency``, 3 s) for a transcript that never comes."""
 
 
 @dataclass(frozen=True)
@@ -189,3 +197,19 @@ class SharedWhisperSTTService(WhisperSTTService):
         await self.stop_processing_metrics()
         if text:
             yield TranscriptionFrame(text, self._user_id, time_now_iso8601(), Language.EN)
+        elif self._segment_queue.empty():
+            yield SegmentsDoneFrame()  # nothing heard, nothing behind: do not wait for text
+
+
+class PhoneTurnStop(SpeechTimeoutUserTurnStopStrategy):
+    """pipecat's speech-timeout turn stop, told by :class:`SegmentsDoneFrame` that the STT
+    has nothing more to send: the turn ends on the text it already has (as after a
+    finalized transcript) instead of waiting out the STT safety net."""
+
+    async def process_frame(self, frame: Frame) -> ProcessFrameResult:
+        if isinstance(frame, SegmentsDoneFrame):
+            done = TranscriptionFrame("", "", time_now_iso8601())
+            done.finalized = True
+            await self._handle_transcription(done)  # adds no text; ends the STT wait
+            return ProcessFrameResult.CONTINUE
+        return await super().process_frame(frame)

@@ -154,10 +154,10 @@ class Settings(BaseSettings):
     )
     diarization_min_speakers: int = Field(1, description="Fewest speakers to detect.")
     speaker_embedding: Literal["ge2e", "ecapa", "fused"] = Field(
-        "ge2e",
-        description="Speaker embeddings of the clustering diarizer: ge2e (Resemblyzer),"
-        " ecapa (ECAPA-TDNN, weights fetched by make setup) or fused (both); each has its"
-        " own thresholds. README's accuracy table compares them per set.",
+        "fused",
+        description="Speaker embeddings of the clustering diarizer: fused (GE2E + ECAPA),"
+        " ecapa (ECAPA-TDNN, weights fetched by make setup) or ge2e (Resemblyzer); each"
+        " has its own thresholds. README's accuracy table compares them per set.",
     )
     diarization_max_speakers: int = Field(4, description="Most speakers to detect.")
     role_assigner: str = Field(

@@ -22,11 +22,12 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class ClusteringOptions:
     """Options of the clustering diarizer (thresholds tuned on data/diarization and the
-    dev split of data/real; the defaults are GE2E's, see :func:`options_for`)."""
+    dev split of data/real; the defaults are those of the "fused" embedding, see
+    :func:`options_for`)."""
 
-    #: Speaker embeddings: "ge2e" (Resemblyzer), "ecapa" (ECAPA-TDNN, VoxCeleb) or
-    #: "fused" (both, concatenated); each has its own thresholds (``EMBEDDING_THRESHOLDS``).
-    embedding: str = "ge2e"
+    #: Speaker embeddings: "fused" (GE2E and ECAPA-TDNN concatenated), "ecapa" or "ge2e"
+    #: (Resemblyzer); each has its own thresholds (``EMBEDDING_THRESHOLDS``).
+    embedding: str = "fused"
 
     #: Embedding window and hop (seconds).
     window_s: float = 1.5
@@ -41,8 +42,8 @@ class ClusteringOptions:
     min_speaker_s: float = 4.0
     #: ... no two speaker centroids are closer (cosine similarity) than this (two
     #: speakers; from three speakers on, the second value) ...
-    max_centroid_similarity: float = 0.9
-    max_centroid_similarity_more: float = 0.83
+    max_centroid_similarity: float = 0.77
+    max_centroid_similarity_more: float = 0.65
     #: ... the windows' mean silhouette (cosine) is at least this ...
     min_silhouette: float = 0.25
     #: ... and (from k=3) at most this much below the silhouette at k-1 ...
@@ -53,8 +54,9 @@ class ClusteringOptions:
     min_cohesion: float = 0.6
     #: ... and the windows of the two closest clusters, projected on the line between
     #: their centroids, are not one normal bump: Anderson-Darling A*^2 at least this
-    #: (1.8692 is the critical value at alpha = 0.0001, as in G-means; 0 turns it off).
-    min_bimodality: float = 1.8692
+    #: (1.8692 is the critical value at alpha = 0.0001, as in G-means; 0 turns it off:
+    #: GE2E needs it, the fused embedding's similarity alone did as well on dev).
+    min_bimodality: float = 0.0
     #: Force the speaker count (None: detect it within [min_speakers, max_speakers]).
     num_speakers: int | None = None
     min_speakers: int = 1
@@ -86,16 +88,16 @@ class ClusteringOptions:
 #: similarity 0.2-0.5 where GE2E gives 0.7-0.88) but two synthetic TTS voices close
 #: (0.59-0.64), so it alone cannot keep both; "fused" weighs ECAPA by ``FUSED_ECAPA_WEIGHT``.
 EMBEDDING_THRESHOLDS: dict[str, dict[str, float]] = {
-    "ge2e": {},
+    "fused": {},
+    "ge2e": {
+        "max_centroid_similarity": 0.9,
+        "max_centroid_similarity_more": 0.83,
+        "min_bimodality": 1.8692,
+    },
     "ecapa": {
         "max_centroid_similarity": 0.55,
         "max_centroid_similarity_more": 0.4,
         "min_cohesion": 0.45,
-        "min_bimodality": 0.0,
-    },
-    "fused": {
-        "max_centroid_similarity": 0.77,
-        "max_centroid_similarity_more": 0.65,
         "min_bimodality": 0.0,
     },
 }

@@ -14,6 +14,7 @@ variance scaling).
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import threading
@@ -87,30 +88,64 @@ def fbank(samples: np.ndarray, top_db: float | None = None) -> np.ndarray:
     extractor on this input)."""
     n_frames = 1 + len(samples) // HOP
     out = np.empty((n_frames, N_MELS), dtype=np.float32)
-    window = torch.hamming_window(N_FFT)
-    mel = _mel_matrix()
     per_block = max(1, int(BLOCK_S * RATE) // HOP)
-    with torch.inference_mode():
-        for k0 in range(0, n_frames, per_block):
-            k1 = min(k0 + per_block, n_frames)
-            a, b = k0 * HOP - N_FFT // 2, (k1 - 1) * HOP + N_FFT // 2
-            seg = np.zeros(b - a, dtype=np.float32)
-            lo, hi = max(a, 0), min(b, len(samples))
-            seg[lo - a : hi - a] = samples[lo:hi]
-            spec = torch.stft(
-                torch.from_numpy(seg),
-                N_FFT,
-                HOP,
-                N_FFT,
-                window,
-                center=False,
-                return_complex=True,
-            )
-            power = spec.real.square() + spec.imag.square()
-            db = 10.0 * torch.log10(torch.clamp(power.T @ mel, min=AMIN))
-            out[k0:k1] = db.numpy()
+    for k0 in range(0, n_frames, per_block):
+        k1 = min(k0 + per_block, n_frames)
+        out[k0:k1] = fbank_frames(samples, k0, k1)
     if top_db is not None and n_frames:
         np.maximum(out, out.max() - top_db, out=out)
+    return out
+
+
+def fbank_frames(samples: np.ndarray, k0: int, k1: int) -> np.ndarray:
+    """Frames ``k0 .. k1 - 1`` of :func:`fbank` (the same values as the whole pass)."""
+    a, b = k0 * HOP - N_FFT // 2, (k1 - 1) * HOP + N_FFT // 2
+    seg = np.zeros(b - a, dtype=np.float32)
+    lo, hi = max(a, 0), min(b, len(samples))
+    if hi > lo:
+        seg[lo - a : hi - a] = samples[lo:hi]
+    with torch.inference_mode():
+        spec = torch.stft(
+            torch.from_numpy(seg),
+            N_FFT,
+            HOP,
+            N_FFT,
+            _window(),
+            center=False,
+            return_complex=True,
+        )
+        power = spec.real.square() + spec.imag.square()
+        db = 10.0 * torch.log10(torch.clamp(power.T @ _mel(), min=AMIN))
+    return np.asarray(db.numpy(), dtype=np.float32)
+
+
+@functools.cache
+def _window() -> torch.Tensor:
+    return torch.hamming_window(N_FFT)
+
+
+@functools.cache
+def _mel() -> torch.Tensor:
+    return _mel_matrix()
+
+
+def embed_call(
+    samples: np.ndarray, spans: Sequence[tuple[int, int]], batch_size: int = 16
+) -> np.ndarray:
+    """:func:`embed_spans` of frame ``spans`` of a whole call, features computed one
+    ``BLOCK_S`` block at a time (the spans starting in it), so a 3-hour call never holds
+    its whole feature matrix (345 MB); the same values as ``embed_spans(fbank(x), spans)``."""
+    out = np.zeros((len(spans), EMBED_DIM), dtype=np.float32)
+    per_block = max(1, int(BLOCK_S * RATE) // HOP)
+    by_block: dict[int, list[int]] = {}
+    for i, (a, _) in enumerate(spans):
+        by_block.setdefault(a // per_block, []).append(i)
+    for block, idx in sorted(by_block.items()):
+        k0 = block * per_block
+        k1 = max(spans[i][1] for i in idx)
+        feats = fbank_frames(samples, k0, k1)
+        local = [(spans[i][0] - k0, spans[i][1] - k0) for i in idx]
+        out[idx] = embed_spans(feats, local, batch_size)
     return out
 
 

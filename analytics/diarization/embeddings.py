@@ -188,14 +188,13 @@ def embed_windows(
     if embedding in ("ge2e", "fused"):
         mel = mel_frames(samples, loudness_gain(samples, regions))
         n_frames = max(n_frames, len(mel))
-        parts.append((1.0 - ecapa_weight if embedding == "fused" else 1.0, embed_spans(mel, spans)))
+        weight = 1.0 - ecapa_weight if embedding == "fused" else 1.0
+        parts.append((weight, embed_spans(mel, spans)))
     if embedding in ("ecapa", "fused"):
         from analytics.diarization import ecapa
 
-        feats = ecapa.fbank(samples)
-        parts.append(
-            (ecapa_weight if embedding == "fused" else 1.0, ecapa.embed_spans(feats, spans))
-        )
+        weight = ecapa_weight if embedding == "fused" else 1.0
+        parts.append((weight, ecapa.embed_call(samples, spans)))  # features block by block
     if not parts:
         raise ValueError(f"unknown speaker embedding {embedding!r}: use ge2e, ecapa or fused")
     out = np.concatenate([math.sqrt(w) * e for w, e in parts], axis=1)

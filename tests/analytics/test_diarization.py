@@ -230,13 +230,14 @@ def test_many_odd_windows_do_not_shatter_two_clear_voices() -> None:
 def test_one_voice_that_drifts_is_not_split_in_two() -> None:
     """One voice whose windows drift along one direction (loudness, line noise): a split
     in the middle gives centroids far enough apart, but the windows form one normal bump
-    along that line, so it stays one speaker (and two when the bimodality test is off)."""
+    along that line, so it stays one speaker (and two when the bimodality test is off).
+    GE2E's thresholds: the test is on for that embedding."""
     rng = np.random.default_rng(7)
     c, drift = _unit(rng.normal(size=256)), _unit(rng.normal(size=256))
     t = rng.normal(size=(60, 1))
     emb = _unit(c + 0.45 * t * drift + 0.02 * rng.normal(size=(60, 256)))
-    assert cluster_embeddings(emb, ClusteringOptions()).labels.max() == 0
-    off = ClusteringOptions(min_bimodality=0.0, min_silhouette=0.0)
+    assert cluster_embeddings(emb, options_for("ge2e")).labels.max() == 0
+    off = options_for("ge2e", min_bimodality=0.0, min_silhouette=0.0)
     assert cluster_embeddings(emb, off).labels.max() == 1
 
 
@@ -275,9 +276,9 @@ def test_registry_builds_each_diarizer() -> None:
 def test_each_speaker_embedding_brings_its_own_thresholds() -> None:
     default = make_diarizer(Settings(diarizer="clustering"))
     assert isinstance(default, ClusteringDiarizer)
-    assert default.options.embedding == "ge2e"
-    assert default.options.max_centroid_similarity == 0.9
-    for name in ("ecapa", "fused"):
+    assert default.options == ClusteringDiarizer().options
+    assert default.options.embedding == "fused"
+    for name in ("ecapa", "ge2e"):
         chosen = make_diarizer(
             Settings(diarizer="clustering", speaker_embedding=name, diarization_speakers=2)
         )
@@ -287,8 +288,29 @@ def test_each_speaker_embedding_brings_its_own_thresholds() -> None:
         assert chosen.options.max_centroid_similarity == expected
         assert chosen.options.num_speakers == 2
         assert chosen.params()["embedding"] == name  # in every analysis's lineage
-    with pytest.raises(ValueError, match="ge2e, ecapa, fused"):
+    with pytest.raises(ValueError, match="fused, ge2e, ecapa"):
         options_for("xvector")
+
+
+def test_without_the_ecapa_weights_clustering_falls_back_to_ge2e(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from analytics.diarization import ecapa
+    from analytics.diarization.base import DiarizerUnavailableError
+
+    def missing(*_: object, **__: object) -> None:
+        raise DiarizerUnavailableError("the ECAPA speaker model is not at X: run `make setup`")
+
+    monkeypatch.setattr(ecapa, "embed_call", missing)
+    diarizer = ClusteringDiarizer()
+    audio = decode(sample_audio("wrong_number"))
+    result = diarizer.diarize(audio, _no_words(), CallMetadata(call_id="fallback"))
+    assert result.params["embedding"] == "ge2e"
+    assert (
+        result.params["max_centroid_similarity"]
+        == EMBEDDING_THRESHOLDS["ge2e"]["max_centroid_similarity"]
+    )
+    assert len(result.speakers) == 2
 
 
 # --- pyannote (optional extra) ------------------------------------------------------------

