@@ -2,8 +2,8 @@
 
 Silero VAD (faster-whisper's ONNX) -> sliding windows over the speech (1.5 s every
 0.75 s; shorter stretches embedded whole) -> speaker embeddings (``embed_windows``: by
-default Resemblyzer GE2E and ECAPA-TDNN concatenated, windows batched) -> average-linkage agglomerative
-clustering on cosine distance (small outlying clusters folded into the nearest voice)
+default Resemblyzer GE2E and ECAPA-TDNN concatenated, windows batched) -> average-linkage
+agglomerative clustering on cosine distance (small outlying clusters folded into the nearest voice)
 refined by spherical k-means, or seeded k-means++ restarts when their partition has the
 better silhouette; the speaker count (1-4) grown while the partition stays plausible
 (cluster size and cohesion, centroid similarity, silhouette, and the two closest
