@@ -17,6 +17,7 @@ from typing import Any
 
 from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
 from pipecat.frames.frames import (
+    BotStoppedSpeakingFrame,
     EndWorkerFrame,
     Frame,
     LLMContextFrame,
@@ -24,6 +25,8 @@ from pipecat.frames.frames import (
     LLMFullResponseStartFrame,
     LLMTextFrame,
     TTSSpeakFrame,
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
@@ -33,6 +36,9 @@ from agent.recording import CallRecord
 log = logging.getLogger(__name__)
 
 SHOP = "Oak and Thread Furniture"
+#: After the goodbye: hang up when the caller has been quiet this long, or after the wait.
+HANG_UP_QUIET_S = 0.6
+HANG_UP_MAX_WAIT_S = 10.0
 SYSTEM_PROMPT = (
     f"You are the phone assistant of {SHOP}. You help callers with the status of their "
     "furniture orders. Ask for the order number, call lookup_order with its digits, then "
@@ -108,13 +114,48 @@ class ScriptedBrain(FrameProcessor):
         self._order: dict[str, Any] | None = None
         self._misses = 0
         self._done = False
+        self._caller_speaking = False
+        self._caller_quiet_at = time.monotonic()
+        self._agent_quiet_at = 0.0
+        self._hang_up: asyncio.Task[None] | None = None
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
+        if isinstance(frame, BotStoppedSpeakingFrame):
+            self._agent_quiet_at = time.monotonic()
+        elif isinstance(frame, VADUserStartedSpeakingFrame):
+            self._caller_speaking = True
+        elif isinstance(frame, VADUserStoppedSpeakingFrame):
+            self._caller_speaking = False
+            self._caller_quiet_at = time.monotonic()
         if isinstance(frame, LLMContextFrame):
             await self._reply(frame)
         else:
             await self.push_frame(frame, direction)
+
+    async def _end_call(self) -> None:
+        """Hang up once the goodbye has been spoken and the caller has been quiet for
+        ``HANG_UP_QUIET_S`` (at most ``HANG_UP_MAX_WAIT_S``): a caller who says "no thanks,
+        that's all, bye" with a pause after "no thanks" is not cut off mid-line."""
+        self._done = True
+        self._record.end("agent_hangup")
+        said_at = time.monotonic()
+
+        def busy() -> bool:
+            now = time.monotonic()
+            return (
+                self._agent_quiet_at < said_at
+                or self._caller_speaking
+                or now - self._caller_quiet_at < HANG_UP_QUIET_S
+            )
+
+        async def when_quiet() -> None:
+            deadline = time.monotonic() + HANG_UP_MAX_WAIT_S
+            while time.monotonic() < deadline and busy():
+                await asyncio.sleep(0.05)
+            await self.push_frame(EndWorkerFrame(), FrameDirection.UPSTREAM)
+
+        self._hang_up = asyncio.create_task(when_quiet())
 
     async def _say(self, text: str) -> None:
         await self.push_frame(LLMFullResponseStartFrame())
@@ -151,9 +192,7 @@ class ScriptedBrain(FrameProcessor):
             return
         if self._order and any(cue in lowered for cue in _GOODBYE_CUES):
             await self._say(f"Thank you for calling {SHOP}. Goodbye!")
-            self._done = True
-            self._record.end("agent_hangup")
-            await self.push_frame(EndWorkerFrame(), FrameDirection.UPSTREAM)
+            await self._end_call()
             return
         if self._order and any(cue in lowered for cue in _ETA_CUES):
             await self._say(
@@ -164,9 +203,7 @@ class ScriptedBrain(FrameProcessor):
         self._misses += 1
         if self._misses >= 3:
             await self._say("I'm sorry, I can't help with that. Goodbye!")
-            self._done = True
-            self._record.end("agent_hangup")
-            await self.push_frame(EndWorkerFrame(), FrameDirection.UPSTREAM)
+            await self._end_call()
             return
         await self._say("Sorry, I didn't catch that. What is your order number?")
 

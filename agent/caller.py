@@ -33,6 +33,8 @@ FRAME = 160  # 20 ms at 8 kHz
 SILENCE = b"\xff" * FRAME
 #: Agent audio queued in the earpiece beyond this means it arrived late, in a burst.
 MAX_BACKLOG_S = 0.25
+#: How long a caller waits for the agent to answer its last line before going on anyway.
+REPLY_WAIT_S = 8.0
 VOICES = ("en-us+m3", "en-us+f3", "en-us+m7", "en-us+f2", "en+m4")
 
 
@@ -261,11 +263,19 @@ async def place_call(
                 await asyncio.sleep(0.02)
             return True
 
+        last_said_end = 0.0
         try:
             for line, pcm in zip(lines, audio, strict=True):
                 if line.barge_in_after_s is None:
-                    # wait for the agent to speak, then to fall silent for the pause
-                    await wait_until(lambda: bool(speaker.segments), max_call_s)
+                    # wait for the agent to answer what we said last (a caller who asked
+                    # something waits for the reply, also after cutting the agent off),
+                    # then to fall silent for the pause
+                    await wait_until(
+                        lambda since=last_said_end: (
+                            bool(speaker.segments) and speaker.segments[-1][0] >= since
+                        ),
+                        REPLY_WAIT_S if report.lines else max_call_s,
+                    )
                     await wait_until(
                         lambda line=line: (
                             not speaker.speaking()
@@ -290,6 +300,7 @@ async def place_call(
                 if closed.is_set():
                     break
                 start, end = say(pcm)
+                last_said_end = end
                 entry: dict[str, Any] = {
                     "text": line.text,
                     "start_s": round(start, 3),
