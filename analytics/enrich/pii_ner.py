@@ -10,13 +10,13 @@ run on top, for names after "my name is" that a small model misses.
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import logging
 import threading
 from pathlib import Path
 from typing import Any, Protocol
 
+from analytics.checksums import sha256_file
 from analytics.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -40,14 +40,6 @@ class NameFinder(Protocol):
     name: str
 
     def spans(self, texts: list[str]) -> list[list[tuple[int, int, str]]]: ...
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def model_dir() -> Path:
