@@ -225,4 +225,3 @@ def test_roles_on_the_generated_mono_set(transcriber: Any) -> None:
     overall = overall_score(scores)
     assert overall.roles.accuracy >= 0.95
     assert overall.diarization.der <= 0.10
-    assert overall.processing_s / overall.audio_s <= 0.25  # whole pipeline, tiny.en included

@@ -10,11 +10,11 @@ from typing import Any
 from analytics.warehouse import connect_read_only
 
 
-def prefect_records(flow_run_id: str, logged: str = "processed") -> dict[str, str]:
+def prefect_records(flow_run_id: str) -> dict[str, str]:
     """Everything Prefect's API holds about one flow run, as JSON text per kind (the raw
     REST API: its filter endpoints, as the UI reads them). Waits (up to 60 s) until the
-    run's logs hold ``logged`` (the run's last line holds its summary): the server
-    stores log batches after answering, so a loaded machine sees them late."""
+    run's log count stops growing over 2 s: the server stores log batches after
+    answering, so a loaded machine sees them late."""
     from prefect.client.orchestration import get_client
     from prefect.logging.handlers import APILogWorker
 
@@ -36,10 +36,10 @@ def prefect_records(flow_run_id: str, logged: str = "processed") -> dict[str, st
 
         log_filter = {"logs": {"flow_run_id": {"any_": [flow_run_id]}}}
         deadline = time.monotonic() + 60
-        logs = post("/logs/filter", log_filter)
-        while logged not in logs and time.monotonic() < deadline:
-            time.sleep(0.5)
-            logs = post("/logs/filter", log_filter)
+        logs, before = post("/logs/filter", log_filter), None
+        while logs != before and time.monotonic() < deadline:
+            time.sleep(2.0)
+            before, logs = logs, post("/logs/filter", log_filter)
         return {
             "flow run": api.get(f"/flow_runs/{flow_run_id}").text,
             "task runs": post("/task_runs/filter", runs),
