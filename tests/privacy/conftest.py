@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from flows.local_s3 import LocalS3
 from tests.fakes.openai_server import FakeOpenAIServer
 
 
@@ -43,3 +45,28 @@ def llm() -> Iterator[FakeOpenAIServer]:
         yield server
     finally:
         server.stop()
+
+
+def ingest_env(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    llm: FakeOpenAIServer,
+    s3_server: LocalS3,
+    **extra: str,
+) -> Path:
+    """The nightly flow's environment for a privacy test: a warehouse and data dir under
+    ``tmp_path``, insights from the fake LLM (no retries), the loopback S3 server; ``extra``
+    settings on top. Returns the warehouse path."""
+    values = {
+        "WAREHOUSE": str(tmp_path / "w.duckdb"),
+        "DATA_DIR": str(tmp_path / "data"),
+        "INSIGHTS_ENGINE": "openai",
+        "LLM_BASE_URL": llm.base_url,
+        "LLM_API_KEY": "sk-test-privacy",
+        "LLM_MAX_RETRIES": "0",
+        **{k.upper(): v for k, v in s3_server.settings_overrides().items()},
+        **extra,
+    }
+    for name, value in values.items():
+        monkeypatch.setenv(f"CALLSCOPE_{name}", value)
+    return tmp_path / "w.duckdb"

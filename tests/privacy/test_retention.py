@@ -20,6 +20,7 @@ from flows.cli import main
 from flows.local_s3 import LocalS3
 from tests.bad_input.inputs import speech, write_wav
 from tests.fakes.openai_server import FakeOpenAIServer
+from tests.privacy.conftest import ingest_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -66,17 +67,7 @@ def test_a_purged_call_leaves_nothing_in_either_cache(
         s3_client.put_object(
             Bucket=bucket, Key=key.replace(".wav", ".json"), Body=json.dumps(sidecar).encode()
         )
-    for name, value in {
-        "WAREHOUSE": str(tmp_path / "w.duckdb"),
-        "DATA_DIR": str(tmp_path / "data"),
-        "DOWNLOAD_CACHE_MB": "100",
-        "INSIGHTS_ENGINE": "openai",
-        "LLM_BASE_URL": llm.base_url,
-        "LLM_API_KEY": "sk-test-retention",
-        "LLM_MAX_RETRIES": "0",
-        **{k.upper(): v for k, v in s3_server.settings_overrides().items()},
-    }.items():
-        monkeypatch.setenv(f"CALLSCOPE_{name}", value)
+    ingest_env(monkeypatch, tmp_path, llm, s3_server, DOWNLOAD_CACHE_MB="100")
 
     summary = nightly_ingest(source=f"s3://{bucket}/calls/")
     assert (summary["processed"], summary["insights"].get("ok")) == (2, 2), summary

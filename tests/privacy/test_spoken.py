@@ -23,6 +23,7 @@ from analytics.warehouse import connect_read_only
 from flows.local_s3 import LocalS3
 from tests.bad_input.inputs import espeak
 from tests.fakes.openai_server import FakeOpenAIServer
+from tests.privacy.conftest import ingest_env
 from tests.privacy.scan import prefect_records, warehouse_rows
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -116,16 +117,7 @@ def test_spoken_personal_data_is_nowhere(
     s3_client.create_bucket(Bucket=bucket)
     s3_client.upload_file(str(_call(tmp_path / "call" / "pii.wav")), bucket, "calls/pii.wav")
     s3_client.put_object(Bucket=bucket, Key="calls/pii.json", Body=json.dumps(SIDECAR).encode())
-    for key, value in {
-        "WAREHOUSE": str(tmp_path / "w.duckdb"),
-        "DATA_DIR": str(tmp_path / "data"),
-        "INSIGHTS_ENGINE": "openai",
-        "LLM_BASE_URL": llm.base_url,
-        "LLM_API_KEY": "sk-test-spoken",
-        "LLM_MAX_RETRIES": "0",
-        **{k.upper(): v for k, v in s3_server.settings_overrides().items()},
-    }.items():
-        monkeypatch.setenv(f"CALLSCOPE_{key}", value)
+    ingest_env(monkeypatch, tmp_path, llm, s3_server)
 
     summary = nightly_ingest(source=f"s3://{bucket}/calls/")
     assert (summary["processed"], summary["insights"].get("ok")) == (1, 1)
