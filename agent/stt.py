@@ -93,16 +93,28 @@ def decode(
     return [Phrase(s.text, s.no_speech_prob) for s in segments]
 
 
+_DECODING: dict[int, tuple[Tokenizer, list[int], list[int]]] = {}
+
+
+def _decoding(model: WhisperModel) -> tuple[Tokenizer, list[int], list[int]]:
+    """The tokenizer, phone prompt and suppressed tokens of ``model``, made once per model."""
+    with _LOCK:
+        if id(model) not in _DECODING:
+            tok = Tokenizer(
+                model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language="en"
+            )
+            prompt = model.get_prompt(tok, tok.encode(" " + PHONE_PROMPT), without_timestamps=True)
+            _DECODING[id(model)] = (tok, prompt, list(get_suppressed_tokens(tok, (-1,)) or []))
+        return _DECODING[id(model)]
+
+
 def _decode_windowed(
     model: WhisperModel, samples: np.ndarray, beam_size: int, context_s: float
 ) -> Phrase | None:
     frames = int(context_s * 100)  # 10 ms hop
     features = model.feature_extractor(samples, padding=30 * WHISPER_RATE)[:, :frames]
     encoded = model.encode(features)
-    tok = Tokenizer(
-        model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language="en"
-    )
-    prompt = model.get_prompt(tok, tok.encode(" " + PHONE_PROMPT), without_timestamps=True)
+    tok, prompt, suppress = _decoding(model)
     budget = int(MAX_TOKENS_PER_S * len(samples) / WHISPER_RATE) + 8
     result = model.model.generate(
         encoded,
@@ -111,7 +123,7 @@ def _decode_windowed(
         max_length=len(prompt) + budget,
         return_no_speech_prob=True,
         suppress_blank=True,
-        suppress_tokens=get_suppressed_tokens(tok, (-1,)),
+        suppress_tokens=suppress,
     )[0]
     text = tok.decode([t for t in result.sequences_ids[0] if t < tok.eot]).strip()
     if text and get_compression_ratio(text) > 2.4:
