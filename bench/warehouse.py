@@ -265,6 +265,12 @@ def main() -> None:
             "cost_summary": lambda: queries.cost_summary(reader_con),
             "list_calls": lambda: queries.list_calls(reader_con),
             "list_calls(search)": lambda: queries.list_calls(reader_con, search="refund"),
+            "list_calls(search, phrase)": lambda: queries.list_calls(
+                reader_con, search="router outage"
+            ),
+            "list_calls(search, part of a word)": lambda: queries.list_calls(
+                reader_con, search="refu"
+            ),
             "filter_options": lambda: queries.filter_options(reader_con),
             "call_detail": lambda: queries.call_detail(reader_con, call_id),
             "call_utterances": lambda: queries.call_utterances(reader_con, call_id),
