@@ -204,18 +204,19 @@ def list_calls(
     """Calls with their current analysis, newest first.
 
     ``search`` (case-insensitive substring) matches the call id, the agent id or the text
-    of an utterance of the current analysis; the utterances to check come from the
-    search index (:mod:`analytics.warehouse.text_filter`): the text's words match where
-    those words were said ("refund" finds "Refunded", "charged twice" those two words in
-    that order), not inside longer words once they are indexed words themselves ("fund"
-    does not find "refund"). A text without words (only punctuation) or with a word no
-    indexed utterance holds (a part of a word, "refu") is looked for in every utterance.
-    Calls the index has not taken in yet (landed since the last publish) are always
-    checked in full. ``category`` keeps calls whose current analysis matched that
-    category, ``outcome`` calls whose primary insights (the newest successful, non-native
-    insights row) have that outcome. Columns: call_id, started_at, agent_id, direction,
-    duration_s, channels, language, engine, model, n_utterances, outcome (missing without
-    insights), categories (a sorted list, empty when none), snippet.
+    of an utterance of the current analysis. The utterances tested come from the search
+    index (:mod:`analytics.warehouse.text_filter`): a word of the text that is an indexed
+    term matches where that word was said ("refund" finds "Refunded,"; "charged twice"
+    needs both words, in that order), not inside a longer word ("fund" does not find
+    "refund" once somebody said "fund"); its other words (a part of a word: "charged tw")
+    are left to the substring test. A text with no indexed term at all (only
+    punctuation, "?"; a part of a word, "refu"; an id) is looked for in every utterance.
+    Calls landed since the last publish (not indexed yet) are always tested.
+    ``category`` keeps calls whose current analysis matched that category, ``outcome``
+    calls whose primary insights (the newest successful, non-native insights row) have
+    that outcome. Columns: call_id, started_at, agent_id, direction, duration_s,
+    channels, language, engine, model, n_utterances, outcome (missing without insights),
+    categories (a sorted list, empty when none), snippet.
     """
     params: list[Any] = []
     conditions: list[str] = []
