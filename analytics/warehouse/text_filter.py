@@ -2,8 +2,8 @@
 
 ``list_calls(search=...)`` keeps a call when the text is a case-insensitive substring of
 its call id, its agent id or one utterance of its current analysis. Testing every
-utterance for that takes seconds on an archive of tens of thousands of calls,
-so the utterances to test come from the incremental search index
+utterance for that takes a second or more on an archive of tens of thousands of calls, so
+the utterances to test come from the incremental search index
 (:mod:`analytics.warehouse.search`):
 
 1. the text's words are made terms the way the index makes them (lower-cased,
@@ -24,8 +24,8 @@ words set aside in step 1 are left to the substring test alone: ``"charged tw"``
 "charged twice" as long as nobody said "tw".
 
 When no word of the text is an indexed term — only punctuation (``"?"``), a part of a
-word (``"refu"``), an id, a word nobody said — every current utterance is tested, as
-before: every substring match is found, slowly.
+word (``"refu"``), an id, a word nobody said — every utterance is tested, as before:
+every substring match is found, at the cost of a scan that grows with the archive.
 """
 
 from __future__ import annotations
