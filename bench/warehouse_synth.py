@@ -1,5 +1,6 @@
 """The synthetic archive of ``bench/warehouse.py``: calls shaped exactly like landed ones
-(calls, analyses, utterances, words, metrics, insights, categories), built in bulk SQL."""
+(calls, analyses, utterances with their talk per role, words, metrics, insights,
+categories), built in bulk SQL."""
 
 from __future__ import annotations
 
@@ -132,6 +133,13 @@ def synth_archive(con: duckdb.DuckDBPyConnection, n_calls: int, bucket: str) -> 
             UPDATE analyses SET first_text = u.text FROM utterances u
             WHERE u.analysis_id = analyses.analysis_id AND u.idx = 0
               AND u.call_id IN (SELECT 'call-' || c FROM {rng})
+            """
+        )
+        con.execute(  # what landing writes with the utterances (migration 42)
+            f"""
+            INSERT INTO talk_by_role (analysis_id, call_id, role, utterances, talk_s)
+            SELECT analysis_id, call_id, role, count(*), sum(end_s - start_s) FROM utterances
+            WHERE call_id IN (SELECT 'call-' || c FROM {rng}) GROUP BY ALL
             """
         )
         con.execute("DROP TABLE _w")

@@ -1,10 +1,10 @@
 """Stored analyses as inputs of a reprocess, and landing an analysis derived from one.
 
 A derived analysis re-runs only some stages (metrics, insights, categories) from what an
-earlier analysis stored: its utterances and words are copied row for row, the re-run
-stages are written fresh, everything else is copied; all of it -- and the move of
-``current`` -- in one transaction, so a failure leaves the old analysis current and
-nothing of the new one visible.
+earlier analysis stored: its utterances (with their talk per role) and words are copied
+row for row, the re-run stages are written fresh, everything else is copied; all of it --
+and the move of ``current`` -- in one transaction, so a failure leaves the old analysis
+current and nothing of the new one visible.
 """
 
 from __future__ import annotations
@@ -218,6 +218,7 @@ def write_derived(
             [new, run_id, key, json.dumps(result.stages, default=str), now, old, old],
         )
         _copy(con, "utterances", old, new)
+        _copy(con, "talk_by_role", old, new)
         _copy(con, "words", old, new)
         _copy(con, "redaction_counts", old, new)
         if derived.metrics is not None:

@@ -29,6 +29,7 @@ EXPORT_VIEWS: dict[str, str] = {
     "v_agent_daily": "call_date",
     "v_category_daily": "call_date",
     "v_cost_daily": "day",
+    "v_role_daily": "call_date",
 }
 
 

@@ -153,12 +153,15 @@ def open_warehouse(settings: Settings) -> Warehouse:
 
 
 def copy_into_lake(source: Path, lake: LakeWarehouse) -> dict[str, int]:
-    """Copy every table of a file warehouse into an empty lake (same schema after migrate).
+    """Copy every table of a file warehouse into an empty lake.
 
+    The file is migrated first, so both have the same schema and the tables later
+    migrations add or backfill (rollups such as ``talk_by_role``) come along filled.
     Returns rows copied per table. Refuses a lake that already holds calls.
     """
     if not source.exists():
         raise ConfigError(f"no warehouse file at {source} to move into DuckLake")
+    Warehouse(source).migrate()
     lake.migrate()
     copied: dict[str, int] = {}
     with lake.connect() as con:

@@ -1,5 +1,5 @@
 """Migrations 10-14 and 40-49: read snapshots, the search index, retention audit, analyst
-views, and the precomputed columns that keep them fast at archive scale.
+views, and the precomputed columns and rollups that keep them fast at archive scale.
 
 Kept apart from ``migrations.py`` (appended to its ``MIGRATIONS``); the same rule holds:
 append, never edit an applied one. The analyst views are a stable contract documented in
@@ -169,6 +169,33 @@ ARCHIVE_MIGRATIONS: tuple[Migration, ...] = (
         INSERT INTO search_stats
         SELECT count(*), coalesce(sum(n_terms), 0), now() FROM search_docs
         WHERE analysis_id IN (SELECT current_analysis_id FROM calls);
+        """,
+    ),
+    Migration(
+        42,
+        "talk per role: a per-analysis rollup of the utterances, and v_role_daily over it",
+        # talk_by_role: one row per analysis and role (NULL: no role), written with the
+        # utterances when an analysis lands, so the analysts' talk-time aggregates read a
+        # few rows a call instead of every utterance. talk_s sums end_s - start_s, as
+        # v_utterances.duration_s does. Backfilled here for every analysis.
+        f"""
+        CREATE TABLE talk_by_role (
+            analysis_id VARCHAR NOT NULL,
+            call_id     VARCHAR NOT NULL,
+            role        VARCHAR,
+            utterances  INTEGER NOT NULL,
+            talk_s      DOUBLE NOT NULL
+        );
+        INSERT INTO talk_by_role (analysis_id, call_id, role, utterances, talk_s)
+        SELECT analysis_id, call_id, role, count(*), sum(end_s - start_s)
+        FROM utterances GROUP BY analysis_id, call_id, role;
+
+        CREATE VIEW v_role_daily AS
+        SELECT {CALL_DATE} AS call_date, c.agent_id, t.role, count(*) AS calls,
+               sum(t.utterances)::BIGINT AS utterances, sum(t.talk_s) AS talk_s
+        FROM talk_by_role t
+        JOIN calls c ON t.analysis_id = c.current_analysis_id
+        GROUP BY ALL;
         """,
     ),
 )

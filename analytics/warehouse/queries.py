@@ -30,6 +30,7 @@ from analytics.warehouse.call_queries import (
     records,
     speaker_metrics,
 )
+from analytics.warehouse.text_filter import calls_saying
 
 SNIPPET_CHARS = 80
 
@@ -74,12 +75,6 @@ _OPEN_FAILURES = """
           AND a.created_at > e.occurred_at
     )
 """
-
-
-def _like_pattern(text: str) -> str:
-    """``%text%`` with LIKE wildcards in the user's text escaped (escape char ``\\``)."""
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
 
 
 def overview(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
@@ -209,26 +204,22 @@ def list_calls(
     """Calls with their current analysis, newest first.
 
     ``search`` (case-insensitive substring) matches the call id, the agent id or the text
-    of any utterance of the current analysis. ``category`` keeps calls whose current
-    analysis matched that category, ``outcome`` calls whose primary insights (the newest
-    successful, non-native insights row) have that outcome. Columns: call_id, started_at,
-    agent_id, direction, duration_s, channels, language, engine, model, n_utterances,
-    outcome (missing without insights), categories (a sorted list, empty when none),
-    snippet.
+    of an utterance of the current analysis. The utterances tested come from the search
+    index (:mod:`analytics.warehouse.text_filter`): a word of the text that is an indexed
+    term matches where that word was said ("refund" finds "Refunded,"; "charged twice"
+    needs both words, in that order), not inside a longer word ("fund" does not find
+    "refund" once somebody said "fund"); its other words (a part of a word: "charged tw")
+    are left to the substring test. A text with no indexed term at all (only
+    punctuation, "?"; a part of a word, "refu"; an id) is looked for in every utterance.
+    Calls landed since the last publish (not indexed yet) are always tested.
+    ``category`` keeps calls whose current analysis matched that category, ``outcome``
+    calls whose primary insights (the newest successful, non-native insights row) have
+    that outcome. Columns: call_id, started_at, agent_id, direction, duration_s,
+    channels, language, engine, model, n_utterances, outcome (missing without insights),
+    categories (a sorted list, empty when none), snippet.
     """
     params: list[Any] = []
     conditions: list[str] = []
-    if search and search.strip():
-        pattern = _like_pattern(search.strip())
-        conditions.append(
-            """(
-            c.call_id ILIKE ? ESCAPE '\\'
-            OR c.agent_id ILIKE ? ESCAPE '\\'
-            OR c.current_analysis_id IN (
-                SELECT s.analysis_id FROM utterances s WHERE s.text ILIKE ? ESCAPE '\\'
-            ))"""
-        )
-        params += [pattern, pattern, pattern]
     if category:
         conditions.append(
             "c.current_analysis_id IN (SELECT m.analysis_id FROM category_matches m"
@@ -241,6 +232,10 @@ def list_calls(
             " WHERE outcome = ?)"
         )
         params.append(outcome)
+    if search and search.strip():
+        # The page's calls, found through the search index; the rest joins just those.
+        ids = calls_saying(con, search.strip(), int(limit), conditions, params)
+        conditions, params = ["c.call_id IN (SELECT unnest(?::VARCHAR[]))"], [ids]
     where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
     params.append(int(limit))
     # The page of calls first (an index-free top-N over calls), then the joins for just

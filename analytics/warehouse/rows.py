@@ -14,7 +14,7 @@ from typing import Any
 import duckdb
 
 from analytics.enrich.rules import RuleSet, apply_rules
-from analytics.models import CallResult
+from analytics.models import CallResult, Utterance
 from analytics.warehouse.enrichment import (
     CATEGORY_COLUMNS,
     category_rows,
@@ -140,6 +140,18 @@ WORD_COLUMNS = (
     "analysis_id", "call_id", "utterance_idx", "idx", "speaker", "word", "start_s",
     "end_s", "prob",
 )  # fmt: skip
+TALK_COLUMNS = ("analysis_id", "call_id", "role", "utterances", "talk_s")
+
+
+def talk_rows(analysis_id: str, call_id: str, utterances: Sequence[Utterance]) -> list[list[Any]]:
+    """``talk_by_role`` rows: per role (None included) the utterances and their summed
+    duration (end - start, as ``v_utterances.duration_s``)."""
+    talk: dict[str | None, list[Any]] = {}
+    for u in utterances:
+        n_s = talk.setdefault(u.role, [0, 0.0])
+        n_s[0] += 1
+        n_s[1] += u.end - u.start
+    return [[analysis_id, call_id, role, n, s] for role, (n, s) in talk.items()]
 
 
 def analysis_rows(
@@ -195,9 +207,10 @@ def content_rows(
     ruleset: RuleSet | None = None,
     insights: dict[str, Any] | None = None,
 ) -> None:
-    """Queue what a new analysis holds: its utterances (with their measured loudness) and
-    words, its metrics and, with a ``ruleset``, its categories. Independent of the
-    writer's state, so ``landing.prepare`` builds them where the call was processed."""
+    """Queue what a new analysis holds: its utterances (with their measured loudness),
+    their talk per role and words, its metrics and, with a ``ruleset``, its categories.
+    Independent of the writer's state, so ``landing.prepare`` builds them where the call
+    was processed."""
     aid, cid = analysis_id, result.call_id
     utterances = result.utterances
     metrics = metrics_from_dict(result.metrics) if result.metrics is not None else None
@@ -212,6 +225,7 @@ def content_rows(
             for i, u in enumerate(utterances)
         ],
     )  # fmt: skip
+    batch.add("talk_by_role", TALK_COLUMNS, talk_rows(aid, cid, utterances))
     batch.add(
         "words",
         WORD_COLUMNS,

@@ -33,12 +33,17 @@ log = logging.getLogger(__name__)
 K1 = 1.2
 B = 0.75
 
-TOKENS_MACRO = """
-CREATE OR REPLACE MACRO search_tokens(s) AS list_transform(
-    list_filter(string_split_regex(lower(strip_accents(coalesce(s, ''))), '[^a-z0-9]+'),
+
+def tokens_sql(text: str) -> str:
+    """The SQL for the index's terms of the expression ``text`` (a column, a macro
+    argument or a ``?``): lower-cased, accent-stripped words, Porter-stemmed."""
+    return f"""list_transform(
+    list_filter(string_split_regex(lower(strip_accents(coalesce({text}, ''))), '[^a-z0-9]+'),
                 t -> t <> ''),
-    t -> stem(t, 'porter'))
-"""
+    t -> stem(t, 'porter'))"""
+
+
+TOKENS_MACRO = f"CREATE OR REPLACE MACRO search_tokens(s) AS {tokens_sql('s')}"
 
 SEARCH_MACRO = f"""
 CREATE OR REPLACE MACRO search_utterances(q) AS TABLE

@@ -90,7 +90,7 @@ def test_a_new_prompt_derives_a_new_analysis_from_stored_rows(
     assert _q(wh, "SELECT current_analysis_id FROM calls WHERE call_id = 'c1'") == [(new,)]
     assert _q(wh, "SELECT parent_analysis_id, run_id FROM analyses WHERE analysis_id = ?",
               [new]) == [(old, "r1")]  # fmt: skip
-    for table in ("utterances", "words", "call_metrics", "redaction_counts"):
+    for table in ("utterances", "talk_by_role", "words", "call_metrics", "redaction_counts"):
         counts = _q(wh, f"SELECT analysis_id, count(*) FROM {table} WHERE call_id = 'c1'"
                     " GROUP BY ALL ORDER BY 2")  # fmt: skip
         assert len(counts) == 2 and counts[0][1] == counts[1][1], table  # copied whole

@@ -48,7 +48,9 @@ def reader(tmp_path_factory: pytest.TempPathFactory) -> SnapshotReader:
 
 def test_the_doc_has_examples_for_every_view() -> None:
     text = "\n".join(EXAMPLES)
-    for view in ("v_calls", "v_utterances", "v_agent_daily", "v_category_daily", "v_cost_daily"):
+    views = ("v_calls", "v_utterances", "v_agent_daily", "v_category_daily", "v_cost_daily",
+             "v_role_daily")  # fmt: skip
+    for view in views:
         assert f"FROM {view}" in text, f"docs/warehouse.md: add an example query over {view}"
     assert "search_utterances(" in text
 
@@ -79,3 +81,22 @@ def test_views_answer_with_the_landed_facts(reader: SnapshotReader) -> None:
     ]
     cost = reader.execute("SELECT kind, sum(items) FROM v_cost_daily GROUP BY kind ORDER BY 1")
     assert cost.fetchall() == [("insights", 3), ("transcription", 3)]
+    # talk per role and day from the rollup (summed over agents): what every utterance
+    # adds up to
+    roles = reader.execute(
+        "SELECT call_date::VARCHAR, role, sum(calls), sum(utterances), round(sum(talk_s), 6)"
+        " FROM v_role_daily GROUP BY ALL ORDER BY ALL"
+    ).fetchall()
+    assert (
+        roles
+        == reader.execute(
+            "SELECT call_date::VARCHAR, role, count(DISTINCT call_id), count(*),"
+            " round(sum(duration_s), 6) FROM v_utterances GROUP BY ALL ORDER BY ALL"
+        ).fetchall()
+    )
+    assert [r[:4] for r in roles] == [
+        ("2026-11-01", "agent", 1, 3),
+        ("2026-11-01", "customer", 1, 2),
+        ("2026-11-02", "agent", 2, 5),
+        ("2026-11-02", "customer", 2, 4),
+    ]

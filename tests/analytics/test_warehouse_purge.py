@@ -73,13 +73,15 @@ def test_parse_age() -> None:
 
 def test_purge_older_than_deletes_every_derived_row(wh: Warehouse) -> None:
     before = _tables_with_call_rows(wh, OLD)
-    assert {"calls", "analyses", "utterances", "words", "search_docs", "call_errors"} <= set(before)
+    assert {"calls", "analyses", "utterances", "talk_by_role", "words", "search_docs",
+            "call_errors"} <= set(before)  # fmt: skip
     dry = purge(wh, older_than=timedelta(days=20), dry_run=True, now=NOW)
     assert dry.calls == 1 and dry.rows["utterances"] == 5 and dry.purge_id is None
     assert _tables_with_call_rows(wh, OLD) == before  # a dry run deletes nothing
 
     done = purge(wh, older_than=timedelta(days=20), now=NOW, purged_by="dpo")
     assert done.rows == dry.rows and done.rows["search_terms"] > 0
+    assert done.rows["talk_by_role"] == 2  # the call's agent and customer rollup rows
     assert _tables_with_call_rows(wh, OLD) == {}
     assert _tables_with_call_rows(wh, NEW)["utterances"] == 5  # the rest stays
     with connect_read_only(wh.path) as con:
