@@ -66,6 +66,23 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
+def widen(
+    regions: list[tuple[float, float]], pad_s: float, short_s: float, duration_s: float
+) -> list[tuple[float, float]]:
+    """``regions`` shorter than ``short_s`` widened by up to ``pad_s`` on each side, never
+    past the call's ends nor past the middle of the pause to a neighbouring region (so a
+    window never reaches into the next speaker's words); longer regions are kept."""
+    out: list[tuple[float, float]] = []
+    for i, (start, end) in enumerate(regions):
+        if end - start >= short_s or pad_s <= 0:
+            out.append((start, end))
+            continue
+        lo = (regions[i - 1][1] + start) / 2 if i else 0.0
+        hi = (end + regions[i + 1][0]) / 2 if i + 1 < len(regions) else duration_s
+        out.append((max(lo, start - pad_s), min(hi, end + pad_s)))
+    return out
+
+
 def _spans(regions: list[tuple[float, float]], opts: ClusteringOptions) -> list[tuple[int, int]]:
     """Frame spans to embed: sliding windows over each speech region."""
     win, hop = round(opts.window_s / FRAME_S), round(opts.hop_s / FRAME_S)
@@ -218,7 +235,8 @@ class ClusteringDiarizer:
         """Turns from audio alone (no words), and the per-frame speaker scores."""
         opts = self.options
         n_frames = int(len(samples) / (FRAME_S * 16_000)) + 1
-        spans = _spans(regions, opts)
+        wide = widen(regions, opts.embed_pad_s, opts.window_s, len(samples) / 16_000)
+        spans = _spans(wide, opts)
         if not spans:
             return [], np.zeros((n_frames, 1))
         try:
