@@ -190,6 +190,7 @@ def embed_windows(
         n_frames = max(n_frames, len(mel))
         weight = 1.0 - ecapa_weight if embedding == "fused" else 1.0
         parts.append((weight, embed_spans(mel, spans)))
+        del mel  # a 3-hour call's frames are ~170 MB: not held while ECAPA runs
     if embedding in ("ecapa", "fused"):
         from analytics.diarization import ecapa
 
