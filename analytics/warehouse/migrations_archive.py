@@ -198,4 +198,20 @@ ARCHIVE_MIGRATIONS: tuple[Migration, ...] = (
         GROUP BY ALL;
         """,
     ),
+    Migration(
+        43,
+        "search: the index holds the current analyses only",
+        # A reprocessed call's old analysis leaves the index at the next publish
+        # (search.update_search_index), so a term's postings are its document frequency
+        # and ranking never tests each posting against the calls' current pointer. Here
+        # the analyses already no longer current leave it.
+        """
+        DELETE FROM search_terms WHERE analysis_id NOT IN (
+            SELECT current_analysis_id FROM calls WHERE current_analysis_id IS NOT NULL);
+        DELETE FROM search_docs WHERE analysis_id NOT IN (
+            SELECT current_analysis_id FROM calls WHERE current_analysis_id IS NOT NULL);
+        DELETE FROM search_indexed WHERE analysis_id NOT IN (
+            SELECT current_analysis_id FROM calls WHERE current_analysis_id IS NOT NULL);
+        """,
+    ),
 )

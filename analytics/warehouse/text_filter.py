@@ -24,13 +24,15 @@ words set aside in step 1 are left to the substring test alone: ``"charged tw"``
 "charged twice" as long as nobody said "tw".
 
 When no word of the text is an indexed term — only punctuation (``"?"``), a part of a
-word (``"refu"``), an id, a word nobody said — every utterance is tested, as before:
-every substring match is found, at the cost of a scan that grows with the archive.
+word (``"refu"``), an id, a word nobody said — the newest ``CHUNK`` calls are tested
+first, and when they do not fill the page every utterance is tested: every substring
+match is found, at the cost of a scan that grows with the archive.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -79,6 +81,16 @@ def calls_saying(
     terms = [t for t in query_terms(con, text) if indexed(con, t)]
     where = "".join(f" AND {c}" for c in conditions)
     if not terms:
+        # The newest calls first: a part of a word said often fills the page from them
+        # alone; otherwise every utterance is tested.
+        head = con.execute(
+            f"SELECT c.call_id, c.current_analysis_id, {_BY_ID} FROM calls c WHERE true {where}"
+            f" ORDER BY {ORDER} LIMIT ?",
+            [text, text, *params, CHUNK],
+        ).fetchall()
+        found: list[str] = _tested(con, head, text)
+        if len(found) >= limit or len(head) < CHUNK:
+            return found[:limit]
         log.debug("calls list: no word of %r is an indexed term: testing every utterance", text)
         rows = con.execute(
             f"""
@@ -111,14 +123,29 @@ def calls_saying(
         """,
         [text, text, text, text, *said_params, *params],
     ).fetchall()
-    found: list[str] = []
+    found = []
     lo, size = 0, CHUNK
     while lo < len(ordered) and len(found) < limit:
-        chunk = ordered[lo : lo + size]
-        hits = saying(con, [aid for _, aid, by in chunk if not by and aid is not None], text)
-        found += [call_id for call_id, aid, by in chunk if by or aid in hits]
-        lo, size = lo + size, size * 4  # a few statements however far the page reaches
+        found += _tested(con, ordered[lo : lo + size], text)
+        lo += size
+        # Fourfold (a few statements however far the page reaches), or, once some were
+        # found, what their rate says fills the page (with a quarter more): each round
+        # re-reads the utterances' ids, testing fewer calls is what saves.
+        if found:
+            fill = math.ceil(1.25 * (limit - len(found)) * lo / len(found))
+            size = min(size * 4, max(CHUNK, fill))
+        else:
+            size *= 4
     return found[:limit]
+
+
+def _tested(
+    con: duckdb.DuckDBPyConnection, chunk: Sequence[tuple[Any, ...]], text: str
+) -> list[str]:
+    """The call ids of ``chunk`` (call id, current analysis id, matched by id), in order,
+    that match: by id, or with an utterance containing ``text``."""
+    hits = saying(con, [aid for _, aid, by in chunk if not by and aid is not None], text)
+    return [call_id for call_id, aid, by in chunk if by or aid in hits]
 
 
 def saying(con: duckdb.DuckDBPyConnection, analysis_ids: list[str], text: str) -> set[str]:

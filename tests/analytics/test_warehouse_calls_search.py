@@ -146,3 +146,21 @@ def test_the_page_fills_chunk_by_chunk_with_the_other_filters(
         assert _ids(con, "refund", limit=1) == ["c4"]
         assert _ids(con, "Refund", outcome="resolved") == []  # no insights landed
         assert _ids(con, "router", category="nothing-like-it") == []
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 100])
+@pytest.mark.parametrize("limit", [1, 2, 3, 10])
+@pytest.mark.parametrize("text", ["refu", "?", "ROUTER IS", "c", "e", "zzz", "refund", "router"])
+def test_the_newest_calls_first_then_every_utterance(
+    built: Warehouse,
+    monkeypatch: pytest.MonkeyPatch,
+    chunk: int,
+    limit: int,
+    text: str,
+) -> None:
+    # A box without an indexed term tests the newest calls first and every utterance only
+    # when they do not fill the page; with terms, the rounds grow by what the first found:
+    # either way the page is the newest matches, as testing every utterance gives them.
+    monkeypatch.setattr(text_filter, "CHUNK", chunk)
+    with connect_read_only(built.path) as con:
+        assert _ids(con, text, limit=limit) == _every_utterance(con, text)[:limit]

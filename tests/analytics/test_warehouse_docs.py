@@ -52,7 +52,7 @@ def test_the_doc_has_examples_for_every_view() -> None:
              "v_role_daily")  # fmt: skip
     for view in views:
         assert f"FROM {view}" in text, f"docs/warehouse.md: add an example query over {view}"
-    assert "search_utterances(" in text
+    assert "search_filtered(" in text  # the filtered search, ranked after its filters
 
 
 @pytest.mark.parametrize("sql", EXAMPLES, ids=[f"example{i}" for i in range(len(EXAMPLES))])

@@ -86,3 +86,91 @@ def test_index_is_incremental_and_follows_the_current_analysis(wh: Warehouse) ->
 def test_empty_query_is_a_clear_error(wh: Warehouse, query: str) -> None:
     with open_reader(wh.path) as reader, pytest.raises(ConfigError, match="give some words"):
         search(reader.connection, query)
+
+
+@pytest.mark.parametrize(
+    ("args", "where"),
+    [
+        ("'customer', NULL, NULL, NULL", "role = 'customer'"),
+        ("NULL, 'agent-ana', NULL, NULL", "agent_id = 'agent-ana'"),
+        ("NULL, NULL, DATE '2026-11-02', NULL", "call_date >= DATE '2026-11-02'"),
+        ("'agent', NULL, NULL, DATE '2026-11-03'", "role = 'agent' AND call_date < '2026-11-03'"),
+        ("NULL, NULL, NULL, NULL", "true"),
+    ],
+)
+def test_search_filtered_ranks_as_a_where_over_search_utterances(
+    wh: Warehouse, args: str, where: str
+) -> None:
+    # Filters before the ranking give the same rows and scores (BM25 still counts every
+    # current utterance), only cheaper.
+    with open_reader(wh.path) as reader:
+        filtered = reader.execute(
+            f"SELECT * FROM search_filtered('refund router', {args}) ORDER BY ALL"
+        ).fetchall()
+        after = reader.execute(
+            f"SELECT * FROM search_utterances('refund router') WHERE {where} ORDER BY ALL"
+        ).fetchall()
+    assert filtered == after and (where != "true" or len(after) == 5)
+
+
+def test_call_day_is_the_views_utc_day() -> None:
+    # search's epoch arithmetic for the call's day agrees with the views' time-zone one,
+    # around midnight, before 1970 and without a start time.
+    import duckdb
+
+    from analytics.warehouse.migrations_archive import CALL_DATE
+    from analytics.warehouse.search import CALL_DAY
+
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'America/New_York'")  # the session zone plays no part
+    con.execute("CREATE TABLE c (started_at TIMESTAMPTZ, first_seen_at TIMESTAMPTZ)")
+    con.execute(
+        "INSERT INTO c VALUES ('2026-11-01 23:59:59.999999+00', NULL),"
+        " ('2026-11-02 00:00:00+00', NULL), ('2026-11-01 22:30:00-05', NULL),"
+        " ('1969-12-31 23:59:59.5+00', NULL), ('1969-12-31 00:00:00+00', NULL),"
+        " ('1900-03-01 12:00:00+00', NULL), (NULL, '2026-05-05 01:00:00+02'), (NULL, NULL)"
+    )
+    rows = con.execute(f"SELECT {CALL_DAY}, {CALL_DATE} FROM c").fetchall()
+    assert all(a == b for a, b in rows) and rows[2][0].isoformat() == "2026-11-02"
+
+
+def test_the_index_drops_analyses_no_longer_current(wh: Warehouse) -> None:
+    # c2 reprocessed: its old analysis leaves the index (postings, documents, statistics)
+    # at the publish that indexes the new one.
+    wh.land(landed_call("c2", agent="agent-bo", day=2, etag="e2",
+                        lines=[("customer", "Refund please.")]))  # fmt: skip
+    assert publish(wh).indexed_analyses == 1
+    with wh.connect() as con:
+        current = "SELECT current_analysis_id FROM calls"
+        for table in ("search_terms", "search_docs", "search_indexed"):
+            stale = con.execute(
+                f"SELECT count(*) FROM {table} WHERE analysis_id NOT IN ({current})"
+            ).fetchone()
+            assert stale == (0,), table
+        docs = con.execute("SELECT count(*), sum(n_terms) FROM search_docs").fetchone()
+        assert con.execute("SELECT n_docs, total_terms FROM search_stats").fetchone() == docs
+        df = con.execute("SELECT count(*) FROM search_terms WHERE term = 'refund'").fetchone()
+    with open_reader(wh.path) as reader:
+        hits = search(reader.connection, "refund")
+    assert ("c2", 0) in [(h.call_id, h.utterance_idx) for h in hits]
+    assert df == (len(hits),)  # one posting a matching current utterance
+
+
+def test_migration_43_drops_the_stale_postings(tmp_path: Path) -> None:
+    w = Warehouse(tmp_path / "old.duckdb")
+    w.migrate()
+    w.land(landed_call("c1", day=1))
+    publish(w)
+    w.land(landed_call("c1", day=1, etag="e2", lines=[("customer", "A refund.")]))
+    with w.transaction() as con:  # indexed as the index was kept before migration 43
+        con.execute("INSERT INTO search_terms SELECT 'stale', 'gone-analysis', 0, 1, 1, 'agent'")
+        con.execute("INSERT INTO search_indexed VALUES ('gone-analysis', now())")
+        con.execute("DELETE FROM schema_migrations WHERE version = 43")
+    assert 43 in w.migrate()
+    with w.connect() as con:
+        assert con.execute("SELECT count(*) FROM search_terms WHERE term = 'stale'").fetchone() == (
+            0,
+        )
+        assert con.execute(
+            "SELECT count(*) FROM search_indexed WHERE analysis_id = 'gone-analysis'"
+        ).fetchone() == (0,)
