@@ -1,7 +1,7 @@
 """Peak memory (RSS) of process_call on long calls, with and without transcription windows.
 
 Usage: python bench/memory.py [--minutes 20 60 180] [--windows 0 600] [--channels 1]
-       [--diarizer none|auto] [--stage pipeline|diarizer-audio]
+       [--diarizer none|auto] [--stage pipeline|diarizer-audio|diarize]
 
 Each case builds a long 8 kHz telephone call by repeating a committed sample call (its
 own speech, pauses kept), then runs ``process_call`` (decode -> transcribe with tiny.en
@@ -9,7 +9,9 @@ own speech, pauses kept), then runs ``process_call`` (decode -> transcribe with 
 set size from the kernel (``os.wait4``). Prints one row per case: audio minutes,
 channels, window, peak RSS, wall time and real-time factor. ``--stage diarizer-audio``
 runs only decode and the clustering diarizer's audio front end (Silero VAD, loudness, mel
-frames): minutes instead of an hour for a 3-hour call.
+frames): minutes instead of an hour for a 3-hour call. ``--stage diarize`` runs decode
+and the whole configured diarizer (front end, speaker embeddings, clustering) on an empty
+transcript: the diarizer's share of the peak without an hour of transcription.
 """
 
 from __future__ import annotations
@@ -53,6 +55,22 @@ mel = mel_frames(samples, loudness_gain(samples, regions))
 print(json.dumps({"words": 0, "duration_s": len(samples) / 16000}))
 """
 
+DIARIZE = """
+import json, sys
+from analytics.audio import decode
+from analytics.config import Settings
+from analytics.models import CallMetadata
+from analytics.pipeline import PipelineOptions
+from analytics.transcription.base import EngineTranscript
+settings = Settings(_env_file=None, workers=1, diarizer="auto")
+audio = decode(sys.argv[1])
+found = PipelineOptions.from_settings(settings).diarizer.diarize(
+    audio, EngineTranscript((), "en", 1.0, "none", audio.duration_s), CallMetadata("bench"))
+print(json.dumps({"words": len(found.turns), "duration_s": audio.duration_s}))
+"""
+
+STAGES = {"pipeline": CHILD, "diarizer-audio": FRONT_END, "diarize": DIARIZE}
+
 
 def long_call(minutes: float, channels: int, folder: Path) -> Path:
     """The sample call repeated to ``minutes`` (written in blocks: bounded memory here too)."""
@@ -80,7 +98,7 @@ def long_call(minutes: float, channels: int, folder: Path) -> Path:
 def run_case(path: Path, window: float, diarizer: str, stage: str = "pipeline") -> dict[str, float]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     t0 = time.perf_counter()
-    code = CHILD if stage == "pipeline" else FRONT_END
+    code = STAGES[stage]
     proc = subprocess.Popen(
         [sys.executable, "-c", code, str(path), str(window), diarizer],
         stdout=subprocess.PIPE,
@@ -108,7 +126,7 @@ def main() -> None:
     ap.add_argument("--windows", type=float, nargs="+", default=[600.0])
     ap.add_argument("--channels", type=int, default=1, choices=[1, 2])
     ap.add_argument("--diarizer", default="none", help="none (transcription only) or auto")
-    ap.add_argument("--stage", default="pipeline", choices=["pipeline", "diarizer-audio"])
+    ap.add_argument("--stage", default="pipeline", choices=sorted(STAGES))
     args = ap.parse_args()
     print(f"{'minutes':>7} {'ch':>3} {'window_s':>8} {'peak RSS MB':>11} {'wall s':>8} {'RTF':>6}")
     with tempfile.TemporaryDirectory() as tmp:

@@ -135,7 +135,7 @@ def mel_frames(samples: np.ndarray, gain: float = 1.0) -> np.ndarray:
         a, b = k0 * hop - n_fft // 2, (k1 - 1) * hop + n_fft // 2
         seg = np.zeros(b - a, dtype=np.float32)
         lo, hi = max(a, 0), min(b, len(samples))
-        seg[lo - a : hi - a] = samples[lo:hi] * gain
+        seg[lo - a : hi - a] = samples[lo:hi].astype(np.float32) * gain
         mel = librosa.feature.melspectrogram(
             y=seg,
             sr=ra.sampling_rate,

@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 from typing import Any, Protocol
 
-from analytics.audio import DecodedAudio
+from analytics.audio import DecodedAudio, as_float32
 from analytics.diarization.attribution import assemble
 from analytics.diarization.base import DiarizationResult, DiarizerUnavailableError, SpeakerTurn
 from analytics.models import CallMetadata
@@ -132,7 +132,7 @@ class PyannoteDiarizer:
         import torch
 
         pipeline = load_pipeline(self.source, self.token)
-        waveform = torch.from_numpy(audio.mono()).unsqueeze(0)
+        waveform = torch.from_numpy(as_float32(audio.mono())).unsqueeze(0)
         counts: dict[str, int] = (
             {"num_speakers": self.num_speakers}
             if self.num_speakers

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from analytics.audio import as_float32
 from analytics.errors import TranscriptionError
 from analytics.models import Word
 from analytics.transcription.base import ChannelTranscript
@@ -188,7 +189,7 @@ class FasterWhisperTranscriber:
         if o.language:
             language, language_prob = o.language, 1.0
         else:  # detected on the first window: enough speech, bounded memory
-            first = audio[pieces[0][0] : pieces[0][1]]
+            first = as_float32(audio[pieces[0][0] : pieces[0][1]])
             language, language_prob = self.detect_language(first)
         kwargs = self.transcribe_kwargs(language)
         if len(pieces) > 1:
@@ -196,13 +197,14 @@ class FasterWhisperTranscriber:
         out: list[Any] = []
         for i, (lo, hi) in enumerate(pieces):
             piece_kwargs = kwargs if i == 0 else {**kwargs, "initial_prompt": None}
+            piece = as_float32(audio[lo:hi])  # a compacted long call is float16
             try:
                 if self._batched is not None:
                     segments, _ = self._batched.transcribe(
-                        audio[lo:hi], batch_size=o.batch_size, **piece_kwargs
+                        piece, batch_size=o.batch_size, **piece_kwargs
                     )
                 else:
-                    segments, _ = self.model.transcribe(audio[lo:hi], **piece_kwargs)
+                    segments, _ = self.model.transcribe(piece, **piece_kwargs)
                 out.extend(_Shifted(seg, lo / SAMPLE_RATE) for seg in segments)
             except (RuntimeError, ValueError) as exc:
                 raise TranscriptionError(f"faster-whisper failed: {exc}") from exc

@@ -20,7 +20,7 @@ def _quietest_cut(audio: np.ndarray, lo: int, hi: int, rate: int) -> int:
     n = (hi - lo) // frame
     if n < 2:
         return hi
-    seg = audio[lo : lo + n * frame].reshape(n, frame)
+    seg = audio[lo : lo + n * frame].astype(np.float32, copy=False).reshape(n, frame)
     energy = np.einsum("ij,ij->i", seg, seg)
     return lo + int(np.argmin(energy)) * frame + frame // 2
 
