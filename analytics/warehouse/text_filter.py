@@ -119,11 +119,11 @@ def calls_saying(
         cand_sql, cand_params = "SELECT analysis_id FROM search_terms WHERE term = ?", [*terms]
         docs_of = _postings_of(con, terms[0])
     else:
-        marks = ", ".join("?" * len(terms))
+        # The first term's postings whose numbers the others' postings hold too: integer
+        # semi-joins, several times cheaper than grouping every term's postings.
+        also = " AND doc IN (SELECT doc FROM search_terms WHERE term = ?)" * (len(terms) - 1)
         pairs = con.execute(
-            f"SELECT analysis_id, doc FROM search_terms WHERE term IN ({marks})"
-            " GROUP BY analysis_id, doc HAVING count(DISTINCT term) = ?",
-            [*terms, len(terms)],
+            f"SELECT analysis_id, doc FROM search_terms WHERE term = ?{also}", terms
         ).fetchall()
         held: dict[str, list[int]] = {}
         for aid, doc in pairs:
