@@ -37,11 +37,12 @@ ALIAS = "lake"
 _INLINE_PK = re.compile(r"\s+PRIMARY KEY\b(?!\s*\()", re.I)
 _TABLE_KEY = re.compile(r",\s*(?:PRIMARY KEY|UNIQUE)\s*\([^)]*\)", re.I)
 _CHECK = re.compile(r"\s+CHECK\s*\((?:[^()]|\([^()]*\))*\)", re.I)
+_INDEX = re.compile(r"\bCREATE\s+(?:UNIQUE\s+)?INDEX\b[^;]*;", re.I)
 
 
 def lake_sql(sql: str) -> str:
-    """A migration's SQL without the constraints DuckLake does not support."""
-    return _CHECK.sub("", _TABLE_KEY.sub("", _INLINE_PK.sub("", sql)))
+    """A migration's SQL without the constraints and indexes DuckLake does not support."""
+    return _INDEX.sub("", _CHECK.sub("", _TABLE_KEY.sub("", _INLINE_PK.sub("", sql))))
 
 
 def _quote(text: str) -> str:

@@ -214,4 +214,36 @@ ARCHIVE_MIGRATIONS: tuple[Migration, ...] = (
             SELECT current_analysis_id FROM calls WHERE current_analysis_id IS NOT NULL);
         """,
     ),
+    Migration(
+        44,
+        "search: each indexed utterance numbered (doc) in its postings, with its lower-cased text",
+        # The calls list's search box tests the text of the utterances holding every term:
+        # their postings name them by number, and search_docs holds each one's text, so
+        # that test reads those rows of search_docs by an integer filter instead of joining
+        # the utterances on their analysis ids (every utterance's id read at each test).
+        # Backfilled here, numbered and stored oldest call first (as publishes append
+        # them), so the newest calls' utterances are neighbours at the end of the table;
+        # the index on doc lets a short list of numbers fetch just those rows (DuckLake
+        # has no indexes: there the list filters a scan).
+        """
+        ALTER TABLE search_docs ADD COLUMN doc BIGINT;
+        ALTER TABLE search_docs ADD COLUMN text_lower VARCHAR;
+        ALTER TABLE search_terms ADD COLUMN doc BIGINT;
+        CREATE OR REPLACE TEMP TABLE _search_docs AS
+        SELECT d.analysis_id, d.call_id, d.utterance_idx, d.role, d.n_terms,
+               row_number() OVER (ORDER BY c.started_at NULLS FIRST, d.analysis_id,
+                                           d.utterance_idx) AS doc,
+               lower(u.text) AS text_lower
+        FROM search_docs d
+        JOIN utterances u ON u.analysis_id = d.analysis_id AND u.idx = d.utterance_idx
+        LEFT JOIN calls c ON c.call_id = d.call_id;
+        DELETE FROM search_docs;
+        INSERT INTO search_docs BY NAME SELECT * FROM _search_docs ORDER BY doc;
+        UPDATE search_terms SET doc = d.doc FROM _search_docs d
+        WHERE d.analysis_id = search_terms.analysis_id
+          AND d.utterance_idx = search_terms.utterance_idx;
+        DROP TABLE _search_docs;
+        CREATE UNIQUE INDEX search_docs_doc ON search_docs (doc);
+        """,
+    ),
 )

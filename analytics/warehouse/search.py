@@ -130,6 +130,10 @@ def update_search_index(con: duckdb.DuckDBPyConnection) -> int:
     Run inside a transaction."""
     # The index holds the current analyses as of this publish, so ranking reads the
     # postings of its terms without testing each one against the calls' current pointer.
+    # New utterances are numbered above every number in use before the old ones leave: a
+    # number deleted in this transaction cannot be inserted again in it (unique index).
+    top = con.execute("SELECT coalesce(max(doc), 0) FROM search_docs").fetchone()
+    first_doc = int(top[0]) if top else 0
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _search_old AS SELECT s.analysis_id FROM search_indexed s"
         " WHERE NOT EXISTS (SELECT 1 FROM calls c WHERE c.current_analysis_id = s.analysis_id)"
@@ -154,24 +158,34 @@ def update_search_index(con: duckdb.DuckDBPyConnection) -> int:
         con.execute(
             """
             CREATE OR REPLACE TEMP TABLE _search_tok AS
-            SELECT u.analysis_id, u.call_id, u.idx, u.role, search_tokens(u.text) AS toks
-            FROM utterances u WHERE u.analysis_id IN (SELECT analysis_id FROM _search_new)
-            """
+            SELECT ?::BIGINT + row_number()
+                       OVER (ORDER BY c.started_at NULLS FIRST, u.analysis_id, u.idx) AS doc,
+                   u.analysis_id, u.call_id, u.idx, u.role, lower(u.text) AS text_lower,
+                   search_tokens(u.text) AS toks
+            FROM utterances u LEFT JOIN calls c ON c.call_id = u.call_id
+            WHERE u.analysis_id IN (SELECT analysis_id FROM _search_new)
+            """,
+            [first_doc],
         )
+        # Each utterance numbered (doc) above the numbers in use, oldest call first, and
+        # stored in that order; its postings carry the number and search_docs its
+        # lower-cased text (the calls list's substring test, see text_filter).
         con.execute(
-            "INSERT INTO search_docs (analysis_id, call_id, utterance_idx, role, n_terms)"
-            " SELECT analysis_id, call_id, idx, role, len(toks) FROM _search_tok"
+            "INSERT INTO search_docs (analysis_id, call_id, utterance_idx, role, n_terms, doc,"
+            " text_lower)"
+            " SELECT analysis_id, call_id, idx, role, len(toks), doc, text_lower FROM _search_tok"
+            " ORDER BY doc"
         )
         # Sorted by term, so each batch's row groups cover narrow term ranges (zone maps).
         con.execute(
             """
-            INSERT INTO search_terms (term, analysis_id, utterance_idx, tf, dl, role)
+            INSERT INTO search_terms (term, analysis_id, utterance_idx, tf, dl, role, doc)
             SELECT term, analysis_id, idx, count(*)::INTEGER, any_value(dl)::INTEGER,
-                   any_value(role)
-            FROM (SELECT analysis_id, idx, role, unnest(toks) AS term, len(toks) AS dl
+                   any_value(role), doc
+            FROM (SELECT doc, analysis_id, idx, role, unnest(toks) AS term, len(toks) AS dl
                   FROM _search_tok)
-            GROUP BY term, analysis_id, idx
-            ORDER BY term
+            GROUP BY term, analysis_id, idx, doc
+            ORDER BY term, doc
             """
         )
         con.execute("DROP TABLE _search_tok")

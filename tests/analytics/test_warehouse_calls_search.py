@@ -164,3 +164,72 @@ def test_the_newest_calls_first_then_every_utterance(
     monkeypatch.setattr(text_filter, "CHUNK", chunk)
     with connect_read_only(built.path) as con:
         assert _ids(con, text, limit=limit) == _every_utterance(con, text)[:limit]
+
+
+def test_the_index_numbers_each_utterance_and_keeps_its_lower_cased_text(wh: Warehouse) -> None:
+    publish(wh)
+    wh.land(landed_call("c1", day=1, etag="e2", lines=[("agent", "ALL Sorted, goodbye.")]))
+    publish(wh)  # c1's old analysis leaves the index, its new one comes in numbered above
+    with connect_read_only(wh.path) as con:
+        docs = con.execute(
+            "SELECT d.doc, d.text_lower, lower(u.text) FROM search_docs d JOIN utterances u"
+            " ON u.analysis_id = d.analysis_id AND u.idx = d.utterance_idx ORDER BY d.doc"
+        ).fetchall()
+        assert len(docs) == len({d[0] for d in docs}) == 6  # c1 (new) 1, c2 3, c3 1, c4 1
+        assert all(text == lowered for _, text, lowered in docs)
+        assert docs[-1][1] == "all sorted, goodbye."
+        orphans = con.execute(
+            "SELECT count(*) FROM search_terms t LEFT JOIN search_docs d ON d.doc = t.doc"
+            " AND d.analysis_id = t.analysis_id AND d.utterance_idx = t.utterance_idx"
+            " WHERE d.doc IS NULL"
+        ).fetchone()
+        assert orphans == (0,)
+
+
+def test_indexed_candidates_are_tested_without_reading_the_utterances(
+    wh: Warehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Everything published: the candidates' text comes from search_docs by number, a few
+    # numbers a statement; the utterances are read only for analyses not indexed yet.
+    publish(wh)
+
+    def no_utterances(con: duckdb.DuckDBPyConnection, ids: list[str], text: str) -> set[str]:
+        assert not ids, f"utterances read for {ids}"
+        return set()
+
+    monkeypatch.setattr(text_filter, "saying", no_utterances)
+    monkeypatch.setattr(text_filter, "DOCS_AT_ONCE", 1)
+    with open_reader(wh.path) as reader:
+        con = reader.connection
+        assert _ids(con, "refund") == ["c4", "c2", "c1"]
+        assert _ids(con, "charged twice") == ["c1"]
+        assert _ids(con, "twice charged") == []
+        assert _ids(con, "refund never") == ["c4"]
+        assert _ids(con, "router is broken") == ["c4"]
+
+
+def test_migration_44_numbers_an_existing_index(wh: Warehouse) -> None:
+    publish(wh)
+    with connect_read_only(wh.path) as con:
+        before = {t: _ids(con, t) for t in ("refund", "charged twice", "the router", "señor")}
+    # The index as it was before migration 44: no numbers, no text.
+    with wh.transaction() as con:
+        con.execute("DROP INDEX search_docs_doc")
+    with wh.transaction() as con:
+        for table, column in (
+            ("search_terms", "doc"),
+            ("search_docs", "doc"),
+            ("search_docs", "text_lower"),
+        ):
+            con.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+        con.execute("DELETE FROM schema_migrations WHERE version = 44")
+    assert wh.migrate() == [44]
+    with connect_read_only(wh.path) as con:
+        # numbered oldest call first: c4's utterances hold the highest numbers
+        newest = con.execute("SELECT call_id FROM search_docs ORDER BY doc DESC LIMIT 1")
+        assert newest.fetchone() == ("c4",)
+        assert {t: _ids(con, t) for t in before} == before
+    wh.land(landed_call("c5", day=5, lines=[("customer", "Refund please.")]))
+    publish(wh)
+    with open_reader(wh.path) as reader:
+        assert _ids(reader.connection, "refund please") == ["c5"]

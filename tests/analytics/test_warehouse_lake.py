@@ -79,6 +79,9 @@ def test_constraints_are_dropped_for_ducklake() -> None:
         " b INT, UNIQUE (a, b), PRIMARY KEY (a, b));"
     )
     assert sql == "CREATE TABLE t (a VARCHAR, s VARCHAR NOT NULL, b INT);"
+    assert lake_sql("DROP TABLE x;\n CREATE UNIQUE INDEX i ON t (a);\n SELECT 1;") == (
+        "DROP TABLE x;\n \n SELECT 1;"
+    )
 
 
 @pytest.mark.slow

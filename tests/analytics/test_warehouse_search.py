@@ -163,7 +163,10 @@ def test_migration_43_drops_the_stale_postings(tmp_path: Path) -> None:
     publish(w)
     w.land(landed_call("c1", day=1, etag="e2", lines=[("customer", "A refund.")]))
     with w.transaction() as con:  # indexed as the index was kept before migration 43
-        con.execute("INSERT INTO search_terms SELECT 'stale', 'gone-analysis', 0, 1, 1, 'agent'")
+        con.execute(
+            "INSERT INTO search_terms (term, analysis_id, utterance_idx, tf, dl, role)"
+            " SELECT 'stale', 'gone-analysis', 0, 1, 1, 'agent'"
+        )
         con.execute("INSERT INTO search_indexed VALUES ('gone-analysis', now())")
         con.execute("DELETE FROM schema_migrations WHERE version = 43")
     assert 43 in w.migrate()
