@@ -111,13 +111,13 @@ def _mix(channels: tuple[np.ndarray, ...], dtype: np.dtype[Any]) -> np.ndarray:
 class _Buffer:
     """A (channels, samples) array filled in place as frames decode: one copy of the
     audio in memory, never a list of small frames plus their concatenation (freed small
-    blocks stay in the heap, so that would double the peak). float32, or float16 once the
-    audio is longer than ``compact_after`` samples (from the start when the header says
-    so; a stream without a stated length is converted when it grows past it)."""
+    blocks stay in the heap, so that would double the peak). float16 from the start when
+    the header says the audio is longer than ``compact_after`` samples (``compact``), else
+    float32 until the audio itself grows past that length."""
 
-    def __init__(self, n_channels: int, capacity: int, compact_after: int) -> None:
+    def __init__(self, n_channels: int, capacity: int, compact_after: int, compact: bool) -> None:
         self.compact_after = compact_after
-        dtype = np.float16 if capacity > compact_after else np.float32
+        dtype = np.float16 if compact else np.float32
         self.data = np.empty((n_channels, max(capacity, 1)), dtype=dtype)
         self.n = 0
 
@@ -125,7 +125,7 @@ class _Buffer:
         k = block.shape[1]
         if self.n + k > self.data.shape[1]:
             size = max(self.n + k, int(self.data.shape[1] * 1.5))
-            dtype = np.float16 if size > self.compact_after else self.data.dtype
+            dtype = np.float16 if self.n + k > self.compact_after else self.data.dtype
             grown = np.empty((self.data.shape[0], size), dtype=dtype)
             grown[:, : self.n] = self.data[:, : self.n]
             self.data = grown
@@ -172,10 +172,12 @@ def decode(
         codec = stream.codec_context.name
         resampler = av.AudioResampler(format="fltp", layout=stream.layout, rate=target_rate)
         expected_s = _stated_duration(container, stream)
+        limit_s = COMPACT_AFTER_S if compact_after_s is None else compact_after_s
         buf = _Buffer(
             n_channels,
             int((expected_s or 60.0) * target_rate) + target_rate,
-            int((COMPACT_AFTER_S if compact_after_s is None else compact_after_s) * target_rate),
+            int(limit_s * target_rate),
+            compact=expected_s > limit_s,
         )
         good_s = lost_s = 0.0
         bad = 0

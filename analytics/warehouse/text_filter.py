@@ -95,7 +95,7 @@ def calls_saying(
             f" ORDER BY {ORDER} LIMIT ?",
             [text, text, *params, CHUNK],
         ).fetchall()
-        found: list[str] = _tested(con, head, text)
+        found: list[str] = _tested_docs(con, head, lambda _: {}, text)
         if len(found) >= limit or len(head) < CHUNK:
             return found[:limit]
         log.debug("calls list: no word of %r is an indexed term: testing every utterance", text)
@@ -159,15 +159,6 @@ def calls_saying(
     return found[:limit]
 
 
-def _tested(
-    con: duckdb.DuckDBPyConnection, chunk: Sequence[tuple[Any, ...]], text: str
-) -> list[str]:
-    """The call ids of ``chunk`` (call id, current analysis id, matched by id), in order,
-    that match: by id, or with an utterance containing ``text``."""
-    hits = saying(con, [aid for _, aid, by in chunk if not by and aid is not None], text)
-    return [call_id for call_id, aid, by in chunk if by or aid in hits]
-
-
 def _postings_of(
     con: duckdb.DuckDBPyConnection, term: str
 ) -> Callable[[list[str]], dict[str, list[int]]]:
@@ -195,8 +186,8 @@ def _tested_docs(
 ) -> list[str]:
     """The call ids of ``chunk`` (call id, current analysis id, matched by id), in order,
     that match: by id, with one of its utterances holding the terms (``docs_of`` its
-    analyses) containing ``text``, or (not indexed: none) with an utterance containing
-    it."""
+    analyses) containing ``text``, or (``docs_of`` gives none: not indexed, or no term
+    to look up) with an utterance containing it."""
     rest = [aid for _, aid, by in chunk if not by and aid is not None]
     docs = docs_of(rest) if rest else {}
     hits = docs_saying(con, sorted(d for ds in docs.values() for d in ds), text)

@@ -26,13 +26,16 @@ def test_a_call_longer_than_the_limit_is_held_in_float16() -> None:
     assert all(c.dtype == np.float16 for c in compact.channels)
     assert compact.n_channels == short.n_channels == 2
     assert compact.duration_s == short.duration_s
+    # a call just under the limit stays float32 (the buffer's slack does not count)
+    just_under = decode(sample_audio("billing_resolved"), compact_after_s=short.duration_s + 0.5)
+    assert just_under.channels[0].dtype == np.float32
     for a, b in zip(short.channels, compact.channels, strict=True):
         # 11 significant bits: relative error <= 2^-11 (subnormals: absolute 6e-8)
         np.testing.assert_allclose(b.astype(np.float32), a, rtol=2**-11, atol=1e-7)
 
 
 def test_a_stream_without_a_stated_length_is_compacted_when_it_grows_past_the_limit() -> None:
-    buf = _Buffer(2, capacity=10, compact_after=25)
+    buf = _Buffer(2, capacity=10, compact_after=25, compact=False)
     blocks = [np.full((2, 8), i + 0.25, np.float32) for i in range(5)]
     for block in blocks[:2]:
         buf.append(block)
