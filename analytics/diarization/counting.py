@@ -85,6 +85,17 @@ class ClusteringOptions:
     #: (tel-dev DER 0.117 -> 0.104, count 0.83 -> 0.96; ami-dev 0.315 -> 0.284; synthetic
     #: unchanged) but the test sets lost (tel-test 0.147 -> 0.159, ami-test 0.424 -> 0.467).
     embed_pad_s: float = 0.0
+    #: Where speech is: "segmentation" (pyannote segmentation-3.0; Silero when its model
+    #: is missing) or "silero" (Silero VAD alone).
+    vad: str = "segmentation"
+    #: Segmentation: a frame is speech when P(somebody speaks) exceeds this, pauses
+    #: shorter than ``vad_min_silence_ms`` are closed; chunks of 10 s every ``seg_step_s``.
+    seg_threshold: float = 0.4
+    seg_step_s: float = 1.0
+    #: Overlapped speech from the segmentation model: where P(two speak at once) exceeds
+    #: this, the frame also goes to the speaker whose centroid it matches second best
+    #: (0 turns it off).
+    overlap_threshold: float = 0.5
     #: Silero VAD options for the speech regions.
     vad_threshold: float = 0.3
     vad_min_silence_ms: int = 150

