@@ -25,12 +25,13 @@ import functools
 import logging
 import threading
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
 
 from analytics.audio import as_float32
-from analytics.diarization.base import DiarizerUnavailableError
+from analytics.diarization.base import DiarizerUnavailableError, SpeakerTurn
 
 log = logging.getLogger(__name__)
 
@@ -137,3 +138,24 @@ def activity(samples: np.ndarray, step_s: float = 1.0, path: Path | None = None)
         count[lo:hi] += 1
     count = np.maximum(count, 1)
     return SpeechActivity(speech / count, overlap / count)
+
+
+def second_speaker_turns(
+    labels: np.ndarray, scores: np.ndarray, overlap: np.ndarray
+) -> list[SpeakerTurn]:
+    """Turns of the second voice where the segmentation model hears two at once: each
+    overlapped speech frame also goes to the speaker (other than its own) whose centroid
+    it matches best."""
+    n = min(len(labels), len(overlap), len(scores))
+    masked = scores[:n].copy()
+    own = labels[:n]
+    speech = own >= 0
+    masked[np.flatnonzero(speech), own[speech]] = -np.inf
+    second = np.where(overlap[:n] & speech, np.argmax(masked, axis=1), -1)
+    cuts = np.flatnonzero(np.diff(second)) + 1
+    bounds = [0, *cuts.tolist(), len(second)]
+    return [
+        SpeakerTurn(f"spk{second[a]}", a * GRID_S, b * GRID_S)
+        for a, b in pairwise(bounds)
+        if b > a and second[a] >= 0
+    ]

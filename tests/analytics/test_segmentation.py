@@ -13,7 +13,6 @@ import pytest
 from analytics.audio import DecodedAudio, decode
 from analytics.diarization import ClusteringDiarizer, ClusteringOptions, DiarizerUnavailableError
 from analytics.diarization import segmentation as seg
-from analytics.diarization.clustering import second_speaker_turns
 from analytics.evaluation import diarization_error
 from analytics.models import CallMetadata
 from analytics.transcription.base import EngineTranscript
@@ -47,7 +46,7 @@ def test_second_speaker_turns_take_the_runner_up_on_overlap_frames_only() -> Non
     labels = np.array([0, 0, 0, 0, 1, 1, -1, -1])
     scores = np.array([[0.9, 0.5, 0.7]] * 4 + [[0.2, 0.8, 0.1]] * 2 + [[0.0, 0.0, 0.0]] * 2)
     overlap = np.array([False, True, True, False, True, False, True, False])
-    turns = second_speaker_turns(labels, scores, overlap)
+    turns = seg.second_speaker_turns(labels, scores, overlap)
     # frames 1-2: own speaker 0, runner-up 2; frame 4: own 1, runner-up 0; silence never
     assert [(t.speaker, round(t.start, 2), round(t.end, 2)) for t in turns] == [
         ("spk2", 0.01, 0.03),
