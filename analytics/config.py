@@ -160,6 +160,12 @@ class Settings(BaseSettings):
         " has its own thresholds. README's accuracy table compares them per set.",
     )
     diarization_max_speakers: int = Field(4, description="Most speakers to detect.")
+    diarization_vad: Literal["segmentation", "silero"] = Field(
+        "segmentation",
+        description="Where the clustering diarizer finds speech: segmentation (pyannote"
+        " segmentation-3.0, also overlapped speech; fetched by make setup, Silero when"
+        " missing) or silero (Silero VAD alone).",
+    )
     role_assigner: str = Field(
         "heuristic", description="How speakers get agent/customer roles: heuristic."
     )

@@ -166,6 +166,8 @@ def current_lineage(settings: Settings, rules_version: str | None) -> dict[str, 
         speakers=settings.diarization_speakers,
         min_speakers=settings.diarization_min_speakers,
         max_speakers=settings.diarization_max_speakers,
+        speaker_embedding=settings.speaker_embedding,
+        vad=settings.diarization_vad,
         roles=settings.role_assigner,
     )
     v["utterances"].update(utterance_gap_s=settings.utterance_gap_s)

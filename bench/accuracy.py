@@ -104,7 +104,7 @@ def main() -> None:
     ap.add_argument("--cache", type=Path, default=Path("data/cache/accuracy"))
     ap.add_argument(
         "--embedding",
-        default="ge2e",
+        default="fused",
         choices=sorted(EMBEDDING_THRESHOLDS),
         help="speaker embeddings of the clustering diarizer (each with its thresholds)",
     )

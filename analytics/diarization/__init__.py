@@ -115,6 +115,7 @@ def clustering_options(settings: Settings) -> ClusteringOptions:
         num_speakers=settings.diarization_speakers,
         min_speakers=settings.diarization_min_speakers,
         max_speakers=settings.diarization_max_speakers,
+        vad=settings.diarization_vad,
     )
 
 

@@ -29,6 +29,12 @@ def test_every_stage_is_declared_in_pipeline_order() -> None:
                              "metrics", "insights", "categories", "redact"]),
         ({"diarizer": "clustering"}, ["fetch", "decode", "transcribe", "diarize", "utterances",
                                       "metrics", "insights", "categories", "redact"]),
+        ({"diarization_vad": "silero"}, ["fetch", "decode", "transcribe", "diarize",
+                                         "utterances", "metrics", "insights", "categories",
+                                         "redact"]),
+        ({"speaker_embedding": "ge2e"}, ["fetch", "decode", "transcribe", "diarize",
+                                         "utterances", "metrics", "insights", "categories",
+                                         "redact"]),
     ],
 )  # fmt: skip
 def test_auto_reruns_what_changed_and_what_depends_on_it(
