@@ -61,9 +61,10 @@ lint: setup
 # The live-agent suite is real-time (a simulated caller against the agent on loopback): it
 # runs in its own pytest process, away from the heavy imports (torch, spaCy) of the rest;
 # its timing on 2 busy cores varies, so failures get one re-run (a real defect fails twice).
+# The main suite ends with its 15 slowest tests: the first place to look when CI time grows.
 test: setup browser postgres tts-venv espeak lint
 	$(BIN)/pytest tests/agent || $(BIN)/pytest tests/agent --last-failed
-	$(BIN)/pytest --ignore=tests/agent
+	$(BIN)/pytest --ignore=tests/agent --durations=15
 
 bench: setup
 	$(BIN)/python bench/transcribe.py data/samples/billing_resolved.wav

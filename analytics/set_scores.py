@@ -61,6 +61,12 @@ class SetDiarization:
             total = total + c.der[collar]
         return total.der
 
+    def with_speakers(self, n: int) -> SetDiarization:
+        """The calls whose reference has ``n`` speakers (e.g. the issue's 2-party
+        targets), as a set of their own named ``<name> · <n>-party``."""
+        calls = tuple(c for c in self.calls if c.reference_speakers == n)
+        return SetDiarization(f"{self.name} · {n}-party", calls)
+
     @property
     def count_accuracy(self) -> float:
         ok = sum(c.reference_speakers == c.hypothesis_speakers for c in self.calls)
