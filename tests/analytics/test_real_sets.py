@@ -9,8 +9,6 @@ fail on a regression, not on the targets of the issue.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,9 +16,6 @@ import pytest
 from analytics.diarization import ChannelDiarizer, ClusteringDiarizer
 from analytics.diarization.passthrough import DEFAULT_GATE
 from analytics.set_scores import leakage_words, score_set
-from tests.conftest import ROOT
-
-REAL = ROOT / "data" / "real"
 
 #: Measured on data/real/tel-test (build version 2 of the sets: no inaudible "speakers")
 #: with the defaults (segmentation-3.0 speech and overlap, fused GE2E + ECAPA embeddings;
@@ -42,13 +37,6 @@ MEASURED_AMI_2P_DER = 0.119
 #: the same 0.000 on the calls at or below -15 dB and above it.
 MEASURED_STEREO_WRONG = 0.0
 MEASURED_STEREO_DROPPED = 0.016
-
-
-@pytest.fixture(scope="module")
-def real() -> Path:
-    if not (REAL / ".built").is_file():
-        subprocess.run([sys.executable, str(ROOT / "scripts" / "fetch_real_sets.py")], check=True)
-    return REAL
 
 
 @pytest.mark.slow

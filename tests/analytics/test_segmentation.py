@@ -133,3 +133,59 @@ def test_two_voices_at_once_are_overlap_and_the_diarizer_gives_both_speakers() -
 
 def _audio(samples: np.ndarray) -> DecodedAudio:
     return DecodedAudio((samples.astype(np.float32),), 16000, 16000, "pcm_s16le")
+
+
+def _lay_backchannel(
+    samples: np.ndarray, turns: list[dict], host: str, length_s: float = 0.6
+) -> tuple[np.ndarray, float]:
+    """``samples`` with ``length_s`` of the other speaker's speech laid over the middle of
+    ``host``'s first long turn that nobody else talks in; returns the mix and the start."""
+    turn = next(
+        t
+        for t in turns
+        if t["speaker"] == host
+        and t["end"] - t["start"] > 4
+        and not any(u["speaker"] != host and u["start"] < t["end"] < u["end"] for u in turns)
+        and not any(u["speaker"] != host and t["start"] < u["start"] < t["end"] for u in turns)
+    )
+    src = next(t for t in turns if t["speaker"] != host and t["end"] - t["start"] > 1.5)
+    at = (turn["start"] + turn["end"]) / 2
+    n, a, s = int(length_s * 16000), int(at * 16000), int((src["start"] + 0.2) * 16000)
+    mix = samples.astype(np.float32)
+    mix[a : a + n] += samples[s : s + n]
+    return mix, at
+
+
+@needs_model
+@pytest.mark.parametrize("call", ["synthetic", "real"])
+def test_a_short_backchannel_over_the_other_speaker_stays_an_overlap(call: str, real: Path) -> None:
+    """A 0.6 s "yeah" of one speaker inside the other's turn is a turn of its own speaker
+    overlapping the host's turn; it is neither merged into the host's turn nor does it
+    cut that turn in two."""
+    if call == "synthetic":
+        samples, turns = _call("dz_billing_dispute")
+        host = "spk_agent"
+    else:  # real voices through the telephone chain (data/real, built by make setup)
+        side = json.loads((real / "tel-dev" / "dev_00_two_mixed.json").read_text())
+        samples, turns = (
+            decode(real / "tel-dev" / "dev_00_two_mixed.wav").mono(),
+            side["reference"]["turns"],
+        )
+        host = turns[0]["speaker"]
+    mix, at = _lay_backchannel(samples, turns, host)
+    result = ClusteringDiarizer().diarize(_audio(mix), _no_words(), CallMetadata("bc"))
+    assert len(result.speakers) == 2
+    lo, hi = at, at + 0.6
+
+    def covered(speaker: str, a: float, b: float) -> float:
+        return sum(
+            max(0.0, min(t.end, b) - max(t.start, a)) for t in result.turns if t.speaker == speaker
+        )
+
+    # the host's voice is the speaker that holds the second before the backchannel
+    host_label = max(result.speakers, key=lambda s: covered(s, lo - 1.0, lo))
+    other = next(s for s in result.speakers if s != host_label)
+    assert covered(host_label, lo, hi) >= 0.5, result.turns  # the host's turn goes on
+    assert covered(other, lo, hi) >= 0.4, result.turns  # the backchannel is kept
+    overlap = sum(max(0.0, min(o.end, hi) - max(o.start, lo)) for o in result.overlaps)
+    assert overlap >= 0.4, result.overlaps
