@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any, Protocol
+
+import numpy as np
 
 from analytics.align import SpeakerStream
 from analytics.audio import DecodedAudio
@@ -36,6 +39,15 @@ class SpeakerTurn:
     @property
     def duration(self) -> float:
         return self.end - self.start
+
+
+def label_runs(labels: np.ndarray) -> list[tuple[int, int, int]]:
+    """(start, end, label) runs of a per-frame label array (-1: nobody)."""
+    if labels.size == 0:
+        return []
+    change = np.flatnonzero(np.diff(labels)) + 1
+    bounds = [0, *change.tolist(), labels.size]
+    return [(a, b, int(labels[a])) for a, b in pairwise(bounds)]
 
 
 @dataclass(frozen=True)

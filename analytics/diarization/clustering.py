@@ -45,7 +45,6 @@ import logging
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, replace
-from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -53,7 +52,12 @@ import numpy as np
 from analytics.audio import DecodedAudio
 from analytics.diarization import segmentation
 from analytics.diarization.attribution import assemble, merge_turns
-from analytics.diarization.base import DiarizationResult, DiarizerUnavailableError, SpeakerTurn
+from analytics.diarization.base import (
+    DiarizationResult,
+    DiarizerUnavailableError,
+    SpeakerTurn,
+    label_runs,
+)
 from analytics.diarization.counting import (
     EMBEDDING_THRESHOLDS,
     FUSED_ECAPA_WEIGHT,
@@ -164,25 +168,13 @@ def cluster_subsampled(
     return Clusters(np.argmax(emb @ found.centroids.T, axis=1), found.centroids)
 
 
-def _runs(mask_labels: np.ndarray) -> list[tuple[int, int, int]]:
-    """(start, end, label) runs of a label array; label -1 is silence."""
-    out: list[tuple[int, int, int]] = []
-    if mask_labels.size == 0:
-        return out
-    change = np.flatnonzero(np.diff(mask_labels)) + 1
-    bounds = [0, *change.tolist(), mask_labels.size]
-    for a, b in pairwise(bounds):
-        out.append((a, b, int(mask_labels[a])))
-    return out
-
-
 def smooth_labels(labels: np.ndarray, scores: np.ndarray, min_run: int) -> np.ndarray:
     """Give speech runs shorter than ``min_run`` frames that sit inside continuous speech
     (a speaker run on each side) to the neighbour whose centroid scores them higher."""
     labels = labels.copy()
     for _ in range(10):
         changed = False
-        runs = _runs(labels)
+        runs = label_runs(labels)
         for i, (a, b, lab) in enumerate(runs):
             if lab < 0 or b - a >= min_run:
                 continue
@@ -321,7 +313,7 @@ class ClusteringDiarizer:
         first = {int(lab): i for i, lab in enumerate(by_time)}
         turns = [
             SpeakerTurn(f"spk{first[lab]}", a * FRAME_S, b * FRAME_S)
-            for a, b, lab in _runs(labels)
+            for a, b, lab in label_runs(labels)
             if lab >= 0
         ]
         permuted = np.zeros_like(scores)

@@ -26,13 +26,12 @@ import functools
 import logging
 import threading
 from dataclasses import dataclass
-from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
 
 from analytics.audio import as_float32
-from analytics.diarization.base import DiarizerUnavailableError, SpeakerTurn
+from analytics.diarization.base import DiarizerUnavailableError, SpeakerTurn, label_runs
 
 log = logging.getLogger(__name__)
 
@@ -155,10 +154,8 @@ def second_speaker_turns(
     speech = own >= 0
     masked[np.flatnonzero(speech), own[speech]] = -np.inf
     second = np.where(overlap[:n] & speech, np.argmax(masked, axis=1), -1)
-    cuts = np.flatnonzero(np.diff(second)) + 1
-    bounds = [0, *cuts.tolist(), len(second)]
     return [
-        SpeakerTurn(f"spk{second[a]}", a * GRID_S, b * GRID_S)
-        for a, b in pairwise(bounds)
-        if b > a and second[a] >= 0
+        SpeakerTurn(f"spk{lab}", a * GRID_S, b * GRID_S)
+        for a, b, lab in label_runs(second)
+        if lab >= 0
     ]

@@ -166,11 +166,9 @@ def test_a_short_backchannel_over_the_other_speaker_stays_an_overlap(call: str, 
         samples, turns = _call("dz_billing_dispute")
         host = "spk_agent"
     else:  # real voices through the telephone chain (data/real, built by make setup)
-        side = json.loads((real / "tel-dev" / "dev_00_two_mixed.json").read_text())
-        samples, turns = (
-            decode(real / "tel-dev" / "dev_00_two_mixed.wav").mono(),
-            side["reference"]["turns"],
-        )
+        call_path = real / "tel-dev" / "dev_00_two_mixed.wav"
+        samples = decode(call_path).mono()
+        turns = json.loads(call_path.with_suffix(".json").read_text())["reference"]["turns"]
         host = turns[0]["speaker"]
     mix, at = _lay_backchannel(samples, turns, host)
     result = ClusteringDiarizer().diarize(_audio(mix), _no_words(), CallMetadata("bc"))
