@@ -45,7 +45,8 @@ def test_mono_diarization_on_real_telephone_calls_does_not_regress(real: Path) -
     two = scored.with_speakers(2)
     assert scored.der() <= MEASURED_TEL_DER + 0.03, scored.der()
     assert two.der() <= MEASURED_TEL_2P_DER + 0.03, two.der()
-    assert two.count_accuracy >= MEASURED_TEL_COUNT2 - 0.1, two.count_accuracy
+    # no margin: one call more counted wrong would also miss the issue's >= 90 % target
+    assert two.count_accuracy >= MEASURED_TEL_COUNT2, two.count_accuracy
     assert scored.count_accuracy >= MEASURED_TEL_COUNT - 0.1, scored.count_accuracy
     voicemails = [c for c in scored.calls if c.reference_speakers == 1]
     assert voicemails and all(c.hypothesis_speakers == 1 for c in voicemails)
